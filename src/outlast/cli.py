@@ -1,0 +1,217 @@
+"""The ``outlast`` command: ``dev``, ``start`` and ``migrate``.
+
+Every flag can also be given as an ``OUTLAST_*`` environment variable (``--event-key``
+is ``OUTLAST_EVENT_KEY``; repeatable flags take a comma-separated list there).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from outlast.engine.runtime import Engine, EngineConfig
+from outlast.protocol.ops import DEFAULT_MAX_EVENT_BYTES, ServerKind
+from outlast.server import ServerSettings, create_app
+from outlast.store.base import Store
+
+log = logging.getLogger("outlast")
+
+_RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+
+class _Formatter(logging.Formatter):
+    """``time level logger message key=value ...``: the structured fields stay readable."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        extra = {k: v for k, v in vars(record).items() if k not in _RESERVED}
+        if extra:
+            line += " " + " ".join(f"{k}={v}" for k, v in extra.items())
+        return line
+
+
+def _env(name: str) -> str | None:
+    value = os.environ.get(f"OUTLAST_{name}")
+    return value if value not in (None, "") else None
+
+
+def _env_list(name: str) -> list[str]:
+    value = _env(name)
+    return [v.strip() for v in value.split(",") if v.strip()] if value else []
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="outlast", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--host", default=_env("HOST") or "127.0.0.1")
+        p.add_argument("--port", type=int, default=int(_env("PORT") or 8288))
+        p.add_argument(
+            "--sqlite-dir",
+            default=_env("SQLITE_DIR") or "./.outlast",
+            help="where the embedded SQLite database lives (default ./.outlast)",
+        )
+        p.add_argument(
+            "--postgres-uri",
+            default=_env("POSTGRES_URI"),
+            help="use PostgreSQL instead of SQLite (postgresql://user@host:5432/db)",
+        )
+        p.add_argument(
+            "--postgres-schema",
+            default=_env("POSTGRES_SCHEMA"),
+            help="keep Outlast's tables in this PostgreSQL schema (created if missing)",
+        )
+        p.add_argument(
+            "--retry-interval",
+            type=float,
+            default=float(_env("RETRY_INTERVAL") or 0) or None,
+            help="retry failed steps after this many seconds instead of the backoff table",
+        )
+        p.add_argument(
+            "-u",
+            "--sdk-url",
+            action="append",
+            default=_env_list("SDK_URL"),
+            help="an app's serve URL to sync at start (repeatable)",
+        )
+        p.add_argument(
+            "--poll-interval",
+            type=float,
+            default=float(_env("POLL_INTERVAL") or 0),
+            help="sync the -u apps again every N seconds (0: only at start)",
+        )
+        p.add_argument(
+            "--queue-workers",
+            type=int,
+            default=int(_env("QUEUE_WORKERS") or 256),
+            help="how many queue items run at once in this process",
+        )
+        p.add_argument(
+            "--max-event-bytes",
+            type=int,
+            default=int(_env("MAX_EVENT_BYTES") or DEFAULT_MAX_EVENT_BYTES),
+        )
+        p.add_argument("--log-level", default=_env("LOG_LEVEL") or "info")
+
+    dev = sub.add_parser("dev", help="development server: open, no keys")
+    common(dev)
+    start = sub.add_parser("start", help="self-hosted server: event and signing keys required")
+    common(start)
+    start.add_argument(
+        "--event-key", action="append", default=_env_list("EVENT_KEY"), help="repeatable"
+    )
+    start.add_argument("--signing-key", default=_env("SIGNING_KEY"))
+    start.add_argument("--signing-key-fallback", default=_env("SIGNING_KEY_FALLBACK"))
+    mig = sub.add_parser("migrate", help="apply database migrations and exit")
+    mig.add_argument("--sqlite-dir", default=_env("SQLITE_DIR") or "./.outlast")
+    mig.add_argument("--postgres-uri", default=_env("POSTGRES_URI"))
+    mig.add_argument("--postgres-schema", default=_env("POSTGRES_SCHEMA"))
+    return parser
+
+
+def make_store(sqlite_dir: str, postgres_uri: str | None, schema: str | None = None) -> Store:
+    if postgres_uri:
+        from outlast.store.postgres import PostgresStore
+
+        return PostgresStore(postgres_uri, schema=schema)
+    from outlast.store.sqlite import SQLiteStore
+
+    return SQLiteStore(Path(sqlite_dir) / "outlast.db")
+
+
+def _check_keys(args: argparse.Namespace) -> str | None:
+    from outlast.protocol import signing
+
+    if not args.event_key:
+        return "outlast start needs at least one --event-key (or OUTLAST_EVENT_KEY)"
+    if not args.signing_key:
+        return "outlast start needs --signing-key (or OUTLAST_SIGNING_KEY)"
+    for key in filter(None, (args.signing_key, args.signing_key_fallback)):
+        body = signing.strip_prefix(key)
+        if len(body) < 16:
+            return "a signing key must be at least 16 characters (hex, e.g. openssl rand -hex 32)"
+    return None
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    dev = args.command == "dev"
+    signing_key = None if dev else args.signing_key
+    settings = ServerSettings(
+        dev=dev,
+        event_keys=tuple(getattr(args, "event_key", ()) or ()),
+        signing_key=signing_key,
+        signing_key_fallback=None if dev else args.signing_key_fallback,
+        max_event_bytes=args.max_event_bytes,
+        sdk_urls=tuple(args.sdk_url or ()),
+        poll_interval_s=args.poll_interval,
+    )
+    store = make_store(args.sqlite_dir, args.postgres_uri, args.postgres_schema)
+    engine = Engine(
+        store,
+        EngineConfig(
+            server_kind=ServerKind.DEV if dev else ServerKind.CLOUD,
+            signing_key=signing_key,
+            retry_interval_ms=int(args.retry_interval * 1000) if args.retry_interval else None,
+            max_inflight=args.queue_workers,
+        ),
+    )
+    app = create_app(engine, settings)
+    config = uvicorn.Config(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        access_log=False,
+        lifespan="on",
+        loop="uvloop" if sys.platform != "win32" else "asyncio",
+        timeout_graceful_shutdown=5,
+    )
+    where = "PostgreSQL" if args.postgres_uri else f"SQLite in {args.sqlite_dir}"
+    log.info(
+        "outlast %s on http://%s:%d (%s)",
+        args.command,
+        args.host,
+        args.port,
+        where,
+    )
+    await uvicorn.Server(config).serve()
+
+
+async def _migrate(args: argparse.Namespace) -> None:
+    store = make_store(args.sqlite_dir, args.postgres_uri, args.postgres_schema)
+    await store.open()
+    await store.close()
+    log.info("migrations applied")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    handler = logging.StreamHandler()
+    handler.setFormatter(_Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    level = getattr(args, "log_level", "info").upper()
+    logging.basicConfig(level=level, handlers=[handler])
+    if args.command == "start":
+        problem = _check_keys(args)
+        if problem:
+            print(f"outlast: {problem}", file=sys.stderr)
+            return 2
+    try:
+        if args.command == "migrate":
+            asyncio.run(_migrate(args))
+        else:
+            asyncio.run(_serve(args))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

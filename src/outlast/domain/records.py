@@ -1,0 +1,148 @@
+"""Records as the store holds them. Times are unix milliseconds; JSON stays decoded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class RunStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self in (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED)
+
+    @property
+    def api_name(self) -> str:
+        """The status string of Inngest's REST API ("Running", "Completed", ...)."""
+        return "Running" if self is RunStatus.QUEUED else self.value.capitalize()
+
+
+class StepStatus(StrEnum):
+    PLANNED = "planned"
+    RUNNING = "running"
+    SLEEPING = "sleeping"
+    WAITING = "waiting"
+    INVOKING = "invoking"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class QueueKind(StrEnum):
+    #: Call the app with stepId=step: start the run or find the next step.
+    DISCOVER = "discover"
+    #: Call the app with stepId=<hash>: run one planned step.
+    STEP = "step"
+    #: A timer: write the memo in the payload for a step, then discover (sleep wake, wait timeout).
+    RESUME = "resume"
+    #: A cron tick of a function: start a run, schedule the next tick.
+    CRON = "cron"
+
+
+class WaitKind(StrEnum):
+    WAIT = "wait"  # step.wait_for_event
+    CANCEL = "cancel"  # a function's cancel rule
+    INVOKE = "invoke"  # step.invoke: resolved by the child run finishing
+
+
+@dataclass(frozen=True, slots=True)
+class App:
+    id: str
+    url: str
+    sdk: str | None
+    framework: str | None
+    checksum: str
+    synced_at: int
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionRecord:
+    id: str
+    app_id: str
+    name: str
+    config: dict[str, Any]
+    paused: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    internal_id: str
+    name: str
+    #: The whole event as sent to functions: name, data, id, ts, user, v.
+    payload: dict[str, Any]
+    received_at: int
+
+    @property
+    def id(self) -> str:
+        return str(self.payload.get("id") or self.internal_id)
+
+    @property
+    def ts(self) -> int:
+        return int(self.payload.get("ts") or self.received_at)
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    id: str
+    function_id: str
+    status: RunStatus
+    events: list[dict[str, Any]]
+    event_id: str | None
+    queued_at: int
+    started_at: int | None = None
+    ended_at: int | None = None
+    output: Any = None
+    error: dict[str, Any] | None = None
+    #: Step hashes in completion order (the SDK's ``ctx.stack``).
+    stack: list[str] = field(default_factory=list)
+    #: For a run started by step.invoke: {"run_id", "step", "correlation_id"} of the caller.
+    parent: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StepRecord:
+    run_id: str
+    hash: str
+    name: str | None
+    op: str
+    status: StepStatus
+    attempts: int
+    #: What the SDK gets back under ``steps[hash]``; None until the step is done.
+    memo: Any
+    error: dict[str, Any] | None
+    scheduled_at: int | None
+    started_at: int | None
+    ended_at: int | None
+    done: bool
+
+
+@dataclass(frozen=True, slots=True)
+class QueueItem:
+    id: int
+    run_id: str | None
+    kind: QueueKind
+    step: str | None
+    payload: dict[str, Any] | None
+    attempt: int
+    due_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    id: int
+    run_id: str
+    kind: WaitKind
+    step: str | None
+    event_name: str | None
+    expression: str | None
+    #: The waiting run's trigger event, bound as ``event`` when the expression is evaluated.
+    event: dict[str, Any] | None
+    correlation_id: str | None
+    expires_at: int | None

@@ -1,0 +1,1 @@
+"""The engine: queue, flow control, executor, scheduler, matcher and expressions."""

@@ -1,0 +1,166 @@
+"""Calls to apps over HTTP: one pooled keep-alive client, signed bodies, parsed answers."""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from outlast.engine.backoff import clamp_retry_after
+from outlast.protocol import jsonutil, signing
+from outlast.protocol.ops import REQUEST_VERSION, Header, ServerKind
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class CallResult:
+    """What an app answered, reduced to what the executor acts on."""
+
+    #: "done" (200), "ops" (206), or "error" (anything else, transport errors included).
+    kind: str
+    output: Any = None
+    ops: list[dict[str, Any]] = field(default_factory=list)
+    error: dict[str, Any] | None = None
+    no_retry: bool = False
+    retry_after_ms: int | None = None
+    status: int | None = None
+
+
+def _error(message: str, name: str = "Error", **kw: Any) -> CallResult:
+    return CallResult(kind="error", error={"name": name, "message": message}, **kw)
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> int | None:
+    """``Retry-After`` as seconds or an HTTP/ISO date -> ms from now, clamped 1 s..24 h."""
+    if not value:
+        return None
+    value = value.strip()
+    now = time.time() if now is None else now
+    try:
+        return clamp_retry_after(int(float(value) * 1000))
+    except ValueError:
+        pass
+    try:
+        dt = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        from datetime import datetime
+
+        try:
+            dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    return clamp_retry_after(int((dt.timestamp() - now) * 1000))
+
+
+def _error_body(body: Any, status: int) -> dict[str, Any]:
+    if isinstance(body, dict):
+        err = body.get("error") if isinstance(body.get("error"), dict) else body
+        if isinstance(err, dict) and ("message" in err or "name" in err):
+            out = {
+                "name": str(err.get("name") or "Error"),
+                "message": str(err.get("message") or ""),
+            }
+            if err.get("stack"):
+                out["stack"] = str(err["stack"])
+            return out
+    text = body if isinstance(body, str) else jsonutil.dumps_str(body)
+    return {"name": "Error", "message": f"app answered HTTP {status}: {text[:2000]}"}
+
+
+def parse_response(status: int, headers: httpx.Headers, raw: bytes) -> CallResult:
+    """Turn an app's HTTP answer into a CallResult (protocol.md §4)."""
+    if Header.SDK not in headers and status != 201:
+        return _error(
+            f"the URL answered HTTP {status} without an {Header.SDK} header: not an SDK",
+            status=status,
+        )
+    try:
+        body: Any = jsonutil.loads(raw) if raw.strip() else None
+    except ValueError:
+        body = raw.decode(errors="replace")
+    if status == 201:
+        # Streamed: keep-alive whitespace, then {"status", "headers", "body"}.
+        if not isinstance(body, dict) or "status" not in body:
+            return _error("malformed streamed response", status=status)
+        inner = body.get("body")
+        inner_raw = inner.encode() if isinstance(inner, str) else jsonutil.dumps(inner)
+        inner_headers = httpx.Headers({Header.SDK: "stream", **(body.get("headers") or {})})
+        return parse_response(int(body["status"]), inner_headers, inner_raw)
+    if status == 200:
+        return CallResult(kind="done", output=body, status=status)
+    if status == 206:
+        if isinstance(body, dict):
+            body = [body]
+        if not isinstance(body, list) or not all(isinstance(o, dict) for o in body):
+            return _error("malformed op list in a 206 answer", status=status)
+        return CallResult(kind="ops", ops=body, status=status)
+    return CallResult(
+        kind="error",
+        error=_error_body(body, status),
+        no_retry=headers.get(Header.NO_RETRY, "").lower() == "true",
+        retry_after_ms=parse_retry_after(headers.get(Header.RETRY_AFTER)),
+        status=status,
+    )
+
+
+class Caller:
+    """Sends execution requests to apps."""
+
+    def __init__(
+        self,
+        *,
+        signing_key: str | None,
+        server_kind: ServerKind,
+        timeout_s: float = 300.0,
+        max_connections: int = 256,
+    ) -> None:
+        self.signing_key = signing_key
+        self.server_kind = server_kind
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout_s, connect=10.0),
+            limits=httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            ),
+            follow_redirects=False,
+        )
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        return self._client
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    def headers_for(self, body: bytes) -> dict[str, str]:
+        headers = {
+            "content-type": "application/json",
+            Header.SERVER_KIND: self.server_kind.value,
+            Header.REQ_VERSION: str(REQUEST_VERSION),
+        }
+        if self.signing_key:
+            headers[Header.SIGNATURE] = signing.sign(body, self.signing_key)
+        return headers
+
+    def encode(self, payload: dict[str, Any]) -> bytes:
+        # The Python SDK checks the signature over the canonical form of the body, so a
+        # signed body is sent canonical; unsigned bodies take the fast encoder.
+        if self.signing_key:
+            return jsonutil.canonical(payload)
+        return jsonutil.dumps(payload)
+
+    async def call(self, url: str, payload: dict[str, Any], run_id: str) -> CallResult:
+        body = self.encode(payload)
+        headers = self.headers_for(body)
+        headers[Header.RUN_ID] = run_id
+        try:
+            resp = await self._client.post(url, content=body, headers=headers)
+        except httpx.TimeoutException:
+            return _error(f"request to {url} timed out", name="TimeoutError")
+        except httpx.HTTPError as exc:
+            return _error(f"request to {url} failed: {exc!r}", name="NetworkError")
+        return parse_response(resp.status_code, resp.headers, resp.content)

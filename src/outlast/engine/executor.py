@@ -1,0 +1,217 @@
+"""The executor: leases ready queue items and carries them out.
+
+Nothing waits in memory: a sleeping run is a queue item due later. The loop sleeps until
+the earliest due item (or a wake-up from new work in this process), leases a batch, and
+runs each item in its own task. Leases are extended while calls are in flight, so a
+process that dies leaves its items to be picked up again when the lease runs out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from outlast.domain import QueueItem, QueueKind, RunRecord, RunStatus
+from outlast.engine.caller import Caller
+from outlast.engine.config import FunctionSpec
+from outlast.engine.machine import Machine
+from outlast.engine.registry import Registry
+from outlast.protocol.ids import now_ms
+from outlast.protocol.ops import DISCOVERY_STEP_ID, REQUEST_VERSION
+from outlast.store import Store
+
+log = logging.getLogger(__name__)
+
+#: The longest the loop sleeps before looking at the store again (other processes may
+#: have added work it was not told about).
+MAX_IDLE_MS = 1000
+
+
+def step_url(url: str, step_id: str) -> str:
+    """The function's runtime URL with ``stepId`` set."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "stepId"]
+    query.append(("stepId", step_id))
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def request_body(
+    run: RunRecord, spec: FunctionSpec, memos: dict[str, Any], item: QueueItem, step_id: str
+) -> dict[str, Any]:
+    """The execution request the SDKs expect (protocol.md §3)."""
+    events = run.events
+    return {
+        "event": events[0] if events else {},
+        "events": events,
+        "steps": memos,
+        "ctx": {
+            "run_id": run.id,
+            "env": "default",
+            "step_id": step_id,
+            "attempt": item.attempt,
+            "max_attempts": spec.retries + 1,
+            "stack": {"stack": run.stack, "current": len(run.stack)},
+            "disable_immediate_execution": item.kind is QueueKind.STEP,
+            "use_api": False,
+        },
+        "version": REQUEST_VERSION,
+        "use_api": False,
+    }
+
+
+class Executor:
+    """Runs queue items: calls to apps, timers, cron ticks."""
+
+    def __init__(
+        self,
+        store: Store,
+        machine: Machine,
+        registry: Registry,
+        caller: Caller,
+        *,
+        owner: str,
+        lease_ms: int,
+        max_inflight: int = 256,
+    ) -> None:
+        self.store = store
+        self.machine = machine
+        self.registry = registry
+        self.caller = caller
+        self.owner = owner
+        self.lease_ms = lease_ms
+        self.max_inflight = max_inflight
+        self._wake = asyncio.Event()
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
+
+    def wake(self) -> None:
+        """New work may be ready now."""
+        self._wake.set()
+
+    async def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._loop(), name="outlast-executor"),
+            asyncio.create_task(self._heartbeat(), name="outlast-heartbeat"),
+        ]
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        for t in self._tasks:
+            t.cancel()
+        for t in list(self._inflight):
+            t.cancel()
+        await asyncio.gather(*self._tasks, *self._inflight, return_exceptions=True)
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(self.lease_ms / 3000)
+            try:
+                async with self.store.tx() as s:
+                    await s.extend_leases(self.owner, now_ms() + self.lease_ms)
+            except Exception:
+                log.exception("could not extend leases")
+
+    async def _loop(self) -> None:
+        while not self._stopping:
+            try:
+                await self._tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("executor loop error")
+                await asyncio.sleep(0.5)
+
+    async def _tick(self) -> None:
+        free = self.max_inflight - len(self._inflight)
+        items: list[QueueItem] = []
+        if free > 0:
+            self._wake.clear()
+            items = await self.store.lease(self.owner, now_ms(), min(free, 100), self.lease_ms)
+            for item in items:
+                task = asyncio.create_task(self._run(item))
+                self._inflight.add(task)
+                task.add_done_callback(self._done)
+        if items and len(items) == min(free, 100):
+            await asyncio.sleep(0)  # more may be ready: go round again at once
+            return
+        await self._idle(free > 0)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._inflight.discard(task)
+        if len(self._inflight) == self.max_inflight - 1:
+            self._wake.set()  # a slot freed up after the loop found none
+
+    async def _idle(self, has_room: bool) -> None:
+        timeout = MAX_IDLE_MS
+        if has_room:
+            async with self.store.read() as r:
+                due = await r.next_due_at()
+            if due is not None:
+                timeout = max(0, min(timeout, due - now_ms()))
+        if timeout > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout / 1000)
+
+    async def _run(self, item: QueueItem | None) -> None:
+        try:
+            while item is not None:
+                item = await self._one(item)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # The item stays leased; it runs again when the lease expires.
+            log.exception("failed to process queue item")
+
+    async def _one(self, item: QueueItem) -> QueueItem | None:
+        now = now_ms()
+        if item.kind is QueueKind.CRON:
+            async with self.store.tx() as s:
+                await self.machine.cron_tick(s, item, now)
+            self.wake()
+            return None
+        if item.kind is QueueKind.RESUME:
+            async with self.store.tx() as s:
+                await self.machine.resume(s, item, now)
+            self.wake()
+            return None
+        return await self._call(item)
+
+    async def _call(self, item: QueueItem) -> QueueItem | None:
+        assert item.run_id is not None
+        async with self.store.read() as r:
+            run = await r.get_run(item.run_id)
+            memos = await r.load_memos(item.run_id) if run is not None else {}
+        if run is None or run.status.finished:
+            async with self.store.tx() as s:
+                await s.delete_item(item.id)
+            return None
+        spec = self.registry.get(run.function_id)
+        if spec is None:
+            async with self.store.tx() as s:
+                await s.delete_item(item.id)
+                locked = await s.lock_run(run.id)
+                if locked is not None:
+                    await self.machine.finish(
+                        s,
+                        locked,
+                        RunStatus.FAILED,
+                        now_ms(),
+                        error={
+                            "name": "FunctionNotFound",
+                            "message": f"function {run.function_id!r} is not synced",
+                        },
+                    )
+            return None
+        step_id = item.step if item.kind is QueueKind.STEP and item.step else DISCOVERY_STEP_ID
+        started = now_ms()
+        body = request_body(run, spec, memos, item, step_id)
+        result = await self.caller.call(step_url(spec.url, step_id), body, run.id)
+        async with self.store.tx() as s:
+            nxt = await self.machine.apply(s, item, spec, result, started, now_ms())
+        self.wake()
+        return nxt

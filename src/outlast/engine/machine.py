@@ -1,0 +1,625 @@
+"""Run state transitions. Each method runs inside a transaction its caller opened, so a
+state change and everything it implies (memo, queue items, waits, system events, new
+runs) commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from outlast.domain import (
+    EventRecord,
+    QueueItem,
+    QueueKind,
+    RunRecord,
+    RunStatus,
+    StepStatus,
+    Wait,
+    WaitKind,
+)
+from outlast.engine import events as ev
+from outlast.engine.backoff import retry_delay_ms
+from outlast.engine.caller import CallResult
+from outlast.engine.config import FunctionSpec
+from outlast.engine.expressions import ExpressionError, compile_expression, match_to_expression
+from outlast.engine.registry import Registry
+from outlast.protocol import durations, ids
+from outlast.protocol.ops import Opcode
+from outlast.store import NewItem, NewRun, Session
+
+log = logging.getLogger(__name__)
+
+#: How long an event id (or cron tick) blocks a second run of the same function.
+DEDUPE_MS = 24 * 3_600_000
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    owner: str
+    lease_ms: int
+    retry_interval_ms: int | None = None
+
+
+def _step_key(run_id: str, step: str) -> str:
+    return f"step:{run_id}:{step}"
+
+
+def _resume_key(run_id: str, step: str) -> str:
+    return f"resume:{run_id}:{step}"
+
+
+def _error(name: str, message: str) -> dict[str, Any]:
+    return {"name": name, "message": message}
+
+
+class Machine:
+    """Moves runs from state to state."""
+
+    def __init__(self, registry: Registry, options: Options) -> None:
+        self.registry = registry
+        self.opts = options
+
+    # -- events in -----------------------------------------------------------------------
+
+    async def ingest(self, s: Session, records: list[EventRecord], now: int) -> list[RunRecord]:
+        """Store events and act on them: resolve waits, apply cancel rules, start runs."""
+        new_ids = await s.insert_events(records)
+        fresh = [r for r in records if r.internal_id in new_ids]
+        if not fresh:
+            return []
+        await self._match_waits(s, fresh, now)
+        started: list[NewRun] = []
+        for rec in fresh:
+            for spec in self.registry.for_event(rec.name):
+                if not ev.trigger_matches(spec, rec.payload):
+                    continue
+                if self.registry.is_paused(spec.id):
+                    continue
+                key = None
+                if rec.payload.get("id") and rec.payload["id"] != rec.internal_id:
+                    key = (f"event:{rec.payload['id']}", now + DEDUPE_MS)
+                started.append(self._new_run(spec, [rec.payload], rec.internal_id, now, key))
+        return await self.start_runs(s, started, now)
+
+    def _new_run(
+        self,
+        spec: FunctionSpec,
+        events: list[dict[str, Any]],
+        event_id: str | None,
+        now: int,
+        key: tuple[str, int] | None = None,
+        parent: dict[str, Any] | None = None,
+    ) -> NewRun:
+        run = RunRecord(
+            id=ids.ulid_at(now),
+            function_id=spec.id,
+            status=RunStatus.QUEUED,
+            events=events,
+            event_id=event_id,
+            queued_at=now,
+            parent=parent,
+        )
+        return NewRun(run, key)
+
+    async def start_runs(self, s: Session, runs: list[NewRun], now: int) -> list[RunRecord]:
+        created = await s.create_runs(runs)
+        items: list[NewItem] = []
+        waits: list[Wait] = []
+        for run in created:
+            items.append(NewItem(QueueKind.DISCOVER, run.id, now))
+            spec = self.registry.get(run.function_id)
+            for rule in spec.cancels if spec else ():
+                waits.append(
+                    Wait(
+                        id=0,
+                        run_id=run.id,
+                        kind=WaitKind.CANCEL,
+                        step=None,
+                        event_name=rule.event,
+                        expression=rule.expression,
+                        event=run.events[0] if run.events else None,
+                        correlation_id=None,
+                        expires_at=now + rule.timeout_ms if rule.timeout_ms else None,
+                    )
+                )
+        await s.enqueue(items)
+        await s.insert_waits(waits)
+        return created
+
+    async def _match_waits(self, s: Session, fresh: list[EventRecord], now: int) -> None:
+        waits = await s.waits_for_events(sorted({r.name for r in fresh}))
+        if not waits:
+            return
+        done: set[int] = set()
+        for rec in fresh:
+            for w in waits:
+                if w.id in done or w.event_name != rec.name:
+                    continue
+                if w.expires_at is not None and w.expires_at <= now:
+                    continue
+                if not ev.wait_matches(w, rec.payload):
+                    continue
+                done.add(w.id)
+                if w.kind is WaitKind.CANCEL:
+                    await self.cancel(s, w.run_id, now, reason=f"cancelled by event {rec.name}")
+                elif w.step is not None:
+                    await self.resolve_wait(s, w.run_id, w.step, rec.payload, now)
+
+    # -- waits and timers ----------------------------------------------------------------
+
+    async def resolve_wait(
+        self, s: Session, run_id: str, step: str, memo: Any, now: int, *, failed: bool = False
+    ) -> bool:
+        """Give a waiting step its memo (event, invoke result, timeout) and continue the run."""
+        run = await s.lock_run(run_id)
+        if run is None or run.status.finished or not await s.take_wait(run_id, step):
+            return False
+        await s.delete_item_by_key(_resume_key(run_id, step))
+        status = StepStatus.FAILED if failed else StepStatus.COMPLETED
+        await s.complete_step(
+            run_id,
+            step,
+            name=None,
+            op="",
+            memo=memo,
+            status=status,
+            now=now,
+            started_at=None,
+            attempts=1,
+        )
+        await s.enqueue([NewItem(QueueKind.DISCOVER, run_id, now)])
+        return True
+
+    async def resume(self, s: Session, item: QueueItem, now: int) -> None:
+        """A timer fired: a sleep ended, or a wait / invoke timed out."""
+        await s.delete_item(item.id)
+        payload = item.payload or {}
+        assert item.run_id is not None and item.step is not None
+        if payload.get("wait"):
+            await self.resolve_wait(s, item.run_id, item.step, payload.get("memo"), now)
+            return
+        run = await s.lock_run(item.run_id)
+        if run is None or run.status.finished:
+            return
+        await s.complete_step(
+            item.run_id,
+            item.step,
+            name=None,
+            op=Opcode.SLEEP.value,
+            memo=None,
+            status=StepStatus.COMPLETED,
+            now=now,
+            started_at=None,
+            attempts=1,
+        )
+        await s.enqueue([NewItem(QueueKind.DISCOVER, item.run_id, now)])
+
+    # -- ends ------------------------------------------------------------------------------
+
+    async def finish(
+        self,
+        s: Session,
+        run: RunRecord,
+        status: RunStatus,
+        now: int,
+        *,
+        output: Any = None,
+        error: dict[str, Any] | None = None,
+    ) -> bool:
+        """End a run; emit its system events and answer the run that invoked it."""
+        if not await s.finish_run(run.id, status, now, output=output, error=error):
+            return False
+        parent = run.parent or {}
+        system = ev.system_events(run, status, output, error, now)
+        await self.ingest(s, system, now)
+        if parent.get("run_id") and parent.get("step"):
+            if status is RunStatus.COMPLETED:
+                memo: dict[str, Any] = {"data": output}
+            else:
+                memo = {"error": error or _error("Error", f"invoked run {status.value}")}
+            await self.resolve_wait(
+                s, parent["run_id"], parent["step"], memo, now, failed="error" in memo
+            )
+        return True
+
+    async def cancel(self, s: Session, run_id: str, now: int, *, reason: str) -> bool:
+        run = await s.lock_run(run_id)
+        if run is None or run.status.finished:
+            return False
+        return await self.finish(
+            s, run, RunStatus.CANCELLED, now, error=_error("Cancelled", reason)
+        )
+
+    # -- cron ------------------------------------------------------------------------------
+
+    async def cron_tick(self, s: Session, item: QueueItem, now: int) -> None:
+        await s.delete_item(item.id)
+        payload = item.payload or {}
+        spec = self.registry.get(str(payload.get("function_id")))
+        cron = str(payload.get("cron"))
+        tick = int(payload.get("tick", 0))
+        trig = next((c for c in spec.crons if c.source == cron), None) if spec else None
+        if spec is None or trig is None:
+            return  # the function or this schedule was removed since the tick was planned
+        if not self.registry.is_paused(spec.id):
+            event = ev.cron_event(cron, tick)
+            rec = EventRecord(ids.ulid_at(tick), event["name"], event, now)
+            await s.insert_events([rec])
+            run = self._new_run(
+                spec, [event], rec.internal_id, now, (f"cron:{tick}", now + DEDUPE_MS)
+            )
+            await self.start_runs(s, [run], now)
+        await s.enqueue([cron_item(spec.id, cron, trig.schedule.next_after(tick))])
+
+    # -- answers from apps -------------------------------------------------------------------
+
+    async def apply(
+        self,
+        s: Session,
+        item: QueueItem,
+        spec: FunctionSpec,
+        result: CallResult,
+        started_at: int,
+        now: int,
+    ) -> QueueItem | None:
+        """Act on an app's answer. Returns a discover item leased to the caller when the
+        run should go on at once (the next call needs no trip through the queue)."""
+        assert item.run_id is not None
+        run = await s.lock_run(item.run_id)
+        if run is None or run.status.finished:
+            await s.delete_item(item.id)
+            return None
+        if run.status is RunStatus.QUEUED:
+            await s.start_run(run.id, started_at)
+        max_attempts = spec.retries + 1
+        if result.kind == "done":
+            await s.delete_item(item.id)
+            await self.finish(s, run, RunStatus.COMPLETED, now, output=result.output)
+            return None
+        if result.kind == "error":
+            err = result.error or _error("Error", "unknown error")
+            if not result.no_retry and item.attempt + 1 < max_attempts:
+                delay = result.retry_after_ms or retry_delay_ms(
+                    item.attempt, self.opts.retry_interval_ms
+                )
+                await s.retry_item(item.id, now + delay, item.attempt + 1)
+                if item.kind is QueueKind.STEP and item.step:
+                    await s.upsert_step(
+                        run.id,
+                        item.step,
+                        name=None,
+                        op=Opcode.STEP_ERROR.value,
+                        status=StepStatus.RUNNING,
+                        now=now,
+                        attempts=item.attempt + 1,
+                        error=err,
+                    )
+                return None
+            await s.delete_item(item.id)
+            await self.finish(s, run, RunStatus.FAILED, now, error=err)
+            return None
+        return await self._apply_ops(s, item, run, spec, result.ops, started_at, now)
+
+    async def _apply_ops(
+        self,
+        s: Session,
+        item: QueueItem,
+        run: RunRecord,
+        spec: FunctionSpec,
+        ops: list[dict[str, Any]],
+        started_at: int,
+        now: int,
+    ) -> QueueItem | None:
+        assert item.run_id is not None
+        progressed = False
+        retrying = False
+        race = bool((item.payload or {}).get("race"))
+        for op in ops:
+            code = str(op.get("op", ""))
+            step = str(op.get("id", ""))
+            name = op.get("displayName") or op.get("name")
+            opts = op.get("opts") or {}
+            if code == Opcode.RUN_COMPLETE:
+                await s.delete_item(item.id)
+                await self.finish(s, run, RunStatus.COMPLETED, now, output=op.get("data"))
+                return None
+            if not step:
+                continue
+            if code in (Opcode.STEP_RUN, Opcode.STEP, Opcode.AI_GATEWAY):
+                data = op.get("data")
+                await s.complete_step(
+                    run.id,
+                    step,
+                    name=name,
+                    op=code,
+                    memo={"data": data},
+                    status=StepStatus.COMPLETED,
+                    now=now,
+                    started_at=started_at,
+                    attempts=item.attempt + 1,
+                )
+                progressed = True
+            elif code in (Opcode.STEP_ERROR, Opcode.STEP_FAILED):
+                err = op.get("error") or _error("Error", "step failed")
+                last = code == Opcode.STEP_FAILED or item.attempt + 1 >= spec.retries + 1
+                if last:
+                    await s.complete_step(
+                        run.id,
+                        step,
+                        name=name,
+                        op=code,
+                        memo={"error": err},
+                        status=StepStatus.FAILED,
+                        now=now,
+                        started_at=started_at,
+                        attempts=item.attempt + 1,
+                        error=err,
+                    )
+                    progressed = True
+                else:
+                    retrying = True
+                    await self._retry_step(s, item, run.id, step, name, err, now)
+            elif code == Opcode.STEP_PLANNED:
+                await s.upsert_step(
+                    run.id, step, name=name, op=code, status=StepStatus.PLANNED, now=now
+                )
+                planned_race = opts.get("parallelMode") == "race"
+                await s.enqueue(
+                    [
+                        NewItem(
+                            QueueKind.STEP,
+                            run.id,
+                            now,
+                            step=step,
+                            payload={"race": True} if planned_race else None,
+                            dedupe_key=_step_key(run.id, step),
+                        )
+                    ]
+                )
+            elif code == Opcode.SLEEP:
+                await self._sleep(s, run.id, step, name, op, now)
+            elif code == Opcode.WAIT_FOR_EVENT:
+                await self._wait_for_event(s, run, step, name, op, now)
+            elif code == Opcode.INVOKE:
+                await self._invoke(s, run, step, name, opts, now)
+            else:
+                log.warning("unknown op", extra={"op": code, "run_id": run.id})
+        if not retrying:
+            await s.delete_item(item.id)
+        if retrying:
+            return None
+        go_on = progressed
+        if item.kind is QueueKind.STEP:
+            go_on = race or await s.pending_steps(run.id) == 0
+        elif not ops:
+            go_on = await s.pending_steps(run.id) == 0
+        if not go_on:
+            return None
+        return await s.enqueue_one(
+            NewItem(
+                QueueKind.DISCOVER,
+                run.id,
+                now + self.opts.lease_ms,
+                lease_owner=self.opts.owner,
+            )
+        )
+
+    async def _retry_step(
+        self,
+        s: Session,
+        item: QueueItem,
+        run_id: str,
+        step: str,
+        name: Any,
+        err: dict[str, Any],
+        now: int,
+    ) -> None:
+        due = now + retry_delay_ms(item.attempt, self.opts.retry_interval_ms)
+        await s.upsert_step(
+            run_id,
+            step,
+            name=name,
+            op=Opcode.STEP_ERROR.value,
+            status=StepStatus.RUNNING,
+            now=now,
+            attempts=item.attempt + 1,
+            error=err,
+        )
+        if item.kind is QueueKind.STEP and item.step == step:
+            await s.retry_item(item.id, due, item.attempt + 1)
+            return
+        await s.delete_item(item.id)
+        await s.enqueue(
+            [
+                NewItem(
+                    QueueKind.STEP,
+                    run_id,
+                    due,
+                    step=step,
+                    attempt=item.attempt + 1,
+                    dedupe_key=_step_key(run_id, step),
+                )
+            ]
+        )
+
+    async def _fail_step(
+        self, s: Session, run_id: str, step: str, name: Any, op: str, err: dict[str, Any], now: int
+    ) -> None:
+        """An op the server cannot carry out: the step fails, user code sees a StepError."""
+        await s.complete_step(
+            run_id,
+            step,
+            name=name,
+            op=op,
+            memo={"error": err},
+            status=StepStatus.FAILED,
+            now=now,
+            started_at=now,
+            attempts=1,
+            error=err,
+        )
+        await s.enqueue([NewItem(QueueKind.DISCOVER, run_id, now)])
+
+    async def _sleep(
+        self, s: Session, run_id: str, step: str, name: Any, op: dict[str, Any], now: int
+    ) -> None:
+        opts = op.get("opts") or {}
+        target = opts.get("duration") or op.get("name") or ""
+        wake = _wake_time(str(target), now)
+        if wake is None:
+            err = _error("InvalidSleep", f"cannot sleep for {target!r}")
+            await self._fail_step(s, run_id, step, name, Opcode.SLEEP.value, err, now)
+            return
+        await s.upsert_step(
+            run_id, step, name=name, op=Opcode.SLEEP.value, status=StepStatus.SLEEPING, now=now
+        )
+        await s.enqueue(
+            [
+                NewItem(
+                    QueueKind.RESUME, run_id, wake, step=step, dedupe_key=_resume_key(run_id, step)
+                )
+            ]
+        )
+
+    async def _wait_for_event(
+        self, s: Session, run: RunRecord, step: str, name: Any, op: dict[str, Any], now: int
+    ) -> None:
+        opts = op.get("opts") or {}
+        event_name = str(opts.get("event") or op.get("name") or "")
+        expression = opts.get("if")
+        if opts.get("match"):
+            matched = match_to_expression(str(opts["match"]))
+            expression = f"({expression}) && ({matched})" if expression else matched
+        try:
+            timeout_ms = durations.parse_ms(opts.get("timeout") or "0")
+            if expression:
+                compile_expression(str(expression))
+        except (durations.DurationError, ExpressionError) as exc:
+            err = _error("InvalidWait", str(exc))
+            await self._fail_step(s, run.id, step, name, Opcode.WAIT_FOR_EVENT.value, err, now)
+            return
+        expires = now + timeout_ms
+        await s.upsert_step(
+            run.id,
+            step,
+            name=name,
+            op=Opcode.WAIT_FOR_EVENT.value,
+            status=StepStatus.WAITING,
+            now=now,
+        )
+        await s.insert_waits(
+            [
+                Wait(
+                    id=0,
+                    run_id=run.id,
+                    kind=WaitKind.WAIT,
+                    step=step,
+                    event_name=event_name,
+                    expression=str(expression) if expression else None,
+                    event=run.events[0] if run.events else None,
+                    correlation_id=None,
+                    expires_at=expires,
+                )
+            ]
+        )
+        await s.enqueue(
+            [
+                NewItem(
+                    QueueKind.RESUME,
+                    run.id,
+                    expires,
+                    step=step,
+                    payload={"wait": True, "memo": None},
+                    dedupe_key=_resume_key(run.id, step),
+                )
+            ]
+        )
+
+    async def _invoke(
+        self, s: Session, run: RunRecord, step: str, name: Any, opts: dict[str, Any], now: int
+    ) -> None:
+        fn_id = str(opts.get("function_id") or "")
+        target = self.registry.get(fn_id)
+        if target is None:
+            err = _error("InvokeError", f"function {fn_id!r} is not synced")
+            await self._fail_step(s, run.id, step, name, Opcode.INVOKE.value, err, now)
+            return
+        correlation = f"{run.id}.{step}"
+        payload = opts.get("payload") or {}
+        event = ev.invoked_event(target.id, correlation, run.id, payload, now)
+        rec = EventRecord(ids.ulid_at(now), event["name"], event, now)
+        await s.insert_events([rec])
+        parent = {"run_id": run.id, "step": step, "correlation_id": correlation}
+        await self.start_runs(
+            s, [self._new_run(target, [event], rec.internal_id, now, parent=parent)], now
+        )
+        await s.upsert_step(
+            run.id, step, name=name, op=Opcode.INVOKE.value, status=StepStatus.INVOKING, now=now
+        )
+        timeout = opts.get("timeout")
+        try:
+            timeout_ms = durations.parse_ms(timeout) if timeout else None
+        except durations.DurationError:
+            timeout_ms = None
+        await s.insert_waits(
+            [
+                Wait(
+                    id=0,
+                    run_id=run.id,
+                    kind=WaitKind.INVOKE,
+                    step=step,
+                    event_name=None,
+                    expression=None,
+                    event=None,
+                    correlation_id=correlation,
+                    expires_at=now + timeout_ms if timeout_ms else None,
+                )
+            ]
+        )
+        if timeout_ms:
+            memo = {
+                "error": _error(
+                    "InngestInvokeTimeoutError",
+                    "Timed out waiting for invoked function to complete",
+                )
+            }
+            await s.enqueue(
+                [
+                    NewItem(
+                        QueueKind.RESUME,
+                        run.id,
+                        now + timeout_ms,
+                        step=step,
+                        payload={"wait": True, "memo": memo},
+                        dedupe_key=_resume_key(run.id, step),
+                    )
+                ]
+            )
+
+
+def cron_item(function_id: str, cron: str, tick: int) -> NewItem:
+    """The queue item for one cron tick (deduplicated across processes and syncs)."""
+    return NewItem(
+        QueueKind.CRON,
+        None,
+        tick,
+        payload={"function_id": function_id, "cron": cron, "tick": tick},
+        dedupe_key=f"cron:{function_id}:{cron}:{tick}",
+    )
+
+
+def _wake_time(target: str, now: int) -> int | None:
+    try:
+        return now + durations.parse_ms(target)
+    except durations.DurationError:
+        pass
+    try:
+        dt = datetime.fromisoformat(target.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if dt.tzinfo is None:
+        return None
+    return int(dt.timestamp() * 1000)

@@ -1,0 +1,162 @@
+"""The engine as the server uses it: events in, apps synced, runs cancelled; the executor
+and the function registry kept running in the background."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from outlast.domain import App, EventRecord, FunctionRecord, RunRecord
+from outlast.engine.caller import Caller
+from outlast.engine.config import build_spec
+from outlast.engine.executor import Executor
+from outlast.engine.machine import Machine, Options, cron_item
+from outlast.engine.registry import Registry
+from outlast.protocol import jsonutil
+from outlast.protocol.ids import now_ms
+from outlast.protocol.ops import ServerKind
+from outlast.protocol.registration import RegisterRequest
+from outlast.store import Store
+
+log = logging.getLogger(__name__)
+
+#: How often a process checks whether another one synced functions.
+REGISTRY_POLL_S = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    server_kind: ServerKind = ServerKind.DEV
+    signing_key: str | None = None
+    retry_interval_ms: int | None = None
+    lease_ms: int = 20_000
+    max_inflight: int = 256
+    call_timeout_s: float = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class SyncResult:
+    app_id: str
+    modified: bool
+
+
+class Engine:
+    """Owns the executor, the registry and the state machine for one server process."""
+
+    def __init__(self, store: Store, config: EngineConfig) -> None:
+        self.store = store
+        self.config = config
+        self.owner = f"{os.uname().nodename}:{os.getpid()}:{id(self):x}"
+        self.registry = Registry()
+        self.machine = Machine(
+            self.registry,
+            Options(
+                owner=self.owner,
+                lease_ms=config.lease_ms,
+                retry_interval_ms=config.retry_interval_ms,
+            ),
+        )
+        self.caller = Caller(
+            signing_key=config.signing_key,
+            server_kind=config.server_kind,
+            timeout_s=config.call_timeout_s,
+        )
+        self.executor = Executor(
+            store,
+            self.machine,
+            self.registry,
+            self.caller,
+            owner=self.owner,
+            lease_ms=config.lease_ms,
+            max_inflight=config.max_inflight,
+        )
+        self._poller: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self.reload()
+        await self.executor.start()
+        self._poller = asyncio.create_task(self._poll_registry(), name="outlast-registry")
+
+    async def stop(self) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+            await asyncio.gather(self._poller, return_exceptions=True)
+        await self.executor.stop()
+        await self.caller.close()
+
+    async def reload(self) -> None:
+        async with self.store.read() as r:
+            version = await r.functions_version()
+            records = await r.list_functions()
+        self.registry.load(records, version)
+
+    async def _poll_registry(self) -> None:
+        while True:
+            await asyncio.sleep(REGISTRY_POLL_S)
+            try:
+                async with self.store.read() as r:
+                    version = await r.functions_version()
+                if version != self.registry.version:
+                    await self.reload()
+            except Exception:
+                log.exception("registry poll failed")
+
+    # -- events -----------------------------------------------------------------------------
+
+    async def ingest(self, records: list[EventRecord]) -> list[RunRecord]:
+        """Commit events and everything they start; durable when this returns."""
+        if not records:
+            return []
+        async with self.store.tx() as s:
+            runs = await self.machine.ingest(s, records, now_ms())
+        self.executor.wake()
+        return runs
+
+    async def cancel_run(self, run_id: str, reason: str = "cancelled via the API") -> bool:
+        async with self.store.tx() as s:
+            done = await self.machine.cancel(s, run_id, now_ms(), reason=reason)
+        self.executor.wake()
+        return done
+
+    # -- sync -------------------------------------------------------------------------------
+
+    async def sync(self, req: RegisterRequest, raw_functions: list[dict[str, Any]]) -> SyncResult:
+        """Store an app's functions (validated by the caller) and plan their cron ticks."""
+        app_id = req.app_name
+        specs = [build_spec(app_id, fn) for fn in req.functions]
+        checksum = hashlib.sha256(jsonutil.dumps([req.url, raw_functions])).hexdigest()
+        now = now_ms()
+        async with self.store.tx() as s:
+            before = await s.get_app(app_id)
+            app = App(
+                id=app_id,
+                url=req.url,
+                sdk=req.sdk,
+                framework=req.framework,
+                checksum=checksum,
+                synced_at=now,
+            )
+            records = [
+                FunctionRecord(id=spec.id, app_id=app_id, name=spec.name, config=raw)
+                for spec, raw in zip(specs, raw_functions, strict=True)
+            ]
+            await s.put_app(app, records, now)
+            items = [
+                cron_item(spec.id, c.source, c.schedule.next_after(now))
+                for spec in specs
+                for c in spec.crons
+            ]
+            await s.enqueue(items)
+        await self.reload()
+        self.executor.wake()
+        return SyncResult(app_id=app_id, modified=before is None or before.checksum != checksum)
+
+    async def remove_app(self, app_id: str) -> bool:
+        async with self.store.tx() as s:
+            removed = await s.delete_app(app_id)
+        await self.reload()
+        return removed

@@ -1,0 +1,70 @@
+"""Op codes, header names and other protocol constants."""
+
+from __future__ import annotations
+
+import hashlib
+from enum import StrEnum
+
+
+class Opcode(StrEnum):
+    STEP_RUN = "StepRun"
+    STEP_PLANNED = "StepPlanned"
+    STEP_ERROR = "StepError"
+    STEP_FAILED = "StepFailed"
+    SLEEP = "Sleep"
+    WAIT_FOR_EVENT = "WaitForEvent"
+    INVOKE = "InvokeFunction"
+    RUN_COMPLETE = "RunComplete"
+    AI_GATEWAY = "AIGateway"
+    STEP = "Step"  # legacy spelling of StepRun
+
+
+class Header:
+    SDK = "x-inngest-sdk"
+    SIGNATURE = "x-inngest-signature"
+    SERVER_KIND = "x-inngest-server-kind"
+    EXPECTED_SERVER_KIND = "x-inngest-expected-server-kind"
+    REQ_VERSION = "x-inngest-req-version"
+    FRAMEWORK = "x-inngest-framework"
+    NO_RETRY = "x-inngest-no-retry"
+    RETRY_AFTER = "retry-after"
+    EVENT_ID_SEED = "x-inngest-event-id-seed"
+    SYNC_KIND = "x-inngest-sync-kind"
+    ENV = "x-inngest-env"
+    RUN_ID = "x-run-id"
+    AUTHORIZATION = "authorization"
+
+
+class ServerKind(StrEnum):
+    DEV = "dev"
+    CLOUD = "cloud"
+
+
+#: Step id the server asks for when it wants the SDK to discover the next step.
+DISCOVERY_STEP_ID = "step"
+#: Request body version sent by the server.
+REQUEST_VERSION = 2
+#: The id JS v4 uses for its RunComplete op.
+RUN_COMPLETE_ID = hashlib.sha1(b"complete").hexdigest()
+#: Events whose names start with this prefix are reserved for the system.
+RESERVED_PREFIX = "inngest/"
+
+EVENT_FUNCTION_FINISHED = "inngest/function.finished"
+EVENT_FUNCTION_FAILED = "inngest/function.failed"
+EVENT_FUNCTION_CANCELLED = "inngest/function.cancelled"
+EVENT_FUNCTION_INVOKED = "inngest/function.invoked"
+EVENT_CRON = "inngest/scheduled.timer"
+
+#: Default maximum size of one event and of a request body, in bytes.
+DEFAULT_MAX_EVENT_BYTES = 512 * 1024
+MAX_EVENTS_PER_REQUEST = 5000
+MAX_EVENT_NAME_LENGTH = 256
+MAX_STEP_OUTPUT_BYTES = 4 * 1024 * 1024
+#: Above this much run state the server sends ``use_api`` and the SDK fetches it.
+MAX_REQUEST_STATE_BYTES = 4 * 1024 * 1024
+DEFAULT_RETRIES = 4
+MAX_RETRIES = 20
+MAX_TRIGGERS = 10
+MAX_CANCEL_RULES = 5
+MAX_CONCURRENCY_CONSTRAINTS = 2
+MAX_SLEEP_MS = 366 * 86_400_000

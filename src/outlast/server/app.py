@@ -1,0 +1,59 @@
+"""The ASGI application: routes, and the engine's life tied to the server's."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from outlast.engine.runtime import Engine
+from outlast.server import events_api, register, rest
+from outlast.server.discovery import Discovery
+from outlast.server.responses import json_response
+from outlast.server.settings import ServerSettings
+
+
+async def health(request: Request) -> Response:
+    return json_response({"status": 200, "message": "OK"})
+
+
+def create_app(engine: Engine, settings: ServerSettings) -> Starlette:
+    """Build the server for ``engine``; starting the app starts the engine."""
+    discovery = Discovery(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await engine.store.open()
+        await engine.start()
+        discovery.start()
+        try:
+            yield
+        finally:
+            await discovery.stop()
+            await engine.stop()
+            await engine.store.close()
+
+    routes = [
+        Route("/health", health, methods=["GET"]),
+        Route("/e/{key}", events_api.post_events, methods=["POST"]),
+        Route("/fn/register", register.register, methods=["POST"]),
+        Route("/fn/remove", register.remove, methods=["POST"]),
+        Route("/dev", register.dev_info, methods=["GET"]),
+        Route("/v0/connect/start", register.connect_start, methods=["POST"]),
+        Route("/v0/runs/{run_id}/batch", rest.run_batch, methods=["GET"]),
+        Route("/v0/runs/{run_id}/actions", rest.run_actions, methods=["GET"]),
+        Route("/v1/events", rest.list_events, methods=["GET"]),
+        Route("/v1/events/{event_id}", rest.get_event, methods=["GET"]),
+        Route("/v1/events/{event_id}/runs", rest.event_runs, methods=["GET"]),
+        Route("/v1/runs", rest.list_runs, methods=["GET"]),
+        Route("/v1/runs/{run_id}", rest.get_run, methods=["GET"]),
+        Route("/v1/runs/{run_id}", rest.cancel_run, methods=["DELETE"]),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.engine = engine
+    app.state.settings = settings
+    return app

@@ -1,0 +1,39 @@
+"""JSON responses (orjson) and request-body helpers with limits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from outlast.protocol import jsonutil
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        jsonutil.dumps(body), status_code=status, media_type="application/json", headers=headers
+    )
+
+
+def error(message: str, status: int) -> Response:
+    return json_response({"error": message, "status": status}, status)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refusing (without reading it all) one over ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -1,0 +1,208 @@
+"""The REST API: ``/v1`` (events, runs, cancel) and the ``/v0`` run-state routes the SDKs
+call when a run's state is too large to send (``use_api``)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from outlast.domain import EventRecord, RunRecord, RunStatus, StepRecord
+from outlast.engine.runtime import Engine
+from outlast.server.auth import signing_key_ok
+from outlast.server.responses import error, json_response
+from outlast.server.settings import ServerSettings
+
+MAX_PAGE = 1000
+
+
+def iso(ms: int | None) -> str | None:
+    if ms is None:
+        return None
+    return (
+        datetime.fromtimestamp(ms / 1000, UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
+    )
+
+
+def event_json(e: EventRecord) -> dict[str, Any]:
+    return {**e.payload, "internal_id": e.internal_id, "received_at": iso(e.received_at)}
+
+
+def run_json(run: RunRecord) -> dict[str, Any]:
+    cron = None
+    if run.events and run.events[0].get("name") == "inngest/scheduled.timer":
+        cron = run.events[0].get("data", {}).get("cron")
+    return {
+        "run_id": run.id,
+        "function_id": run.function_id,
+        "status": run.status.api_name,
+        "event_id": run.event_id,
+        "batch_id": None,
+        "original_run_id": None,
+        "cron": cron,
+        "queued_at": iso(run.queued_at),
+        "run_started_at": iso(run.started_at or run.queued_at),
+        "ended_at": iso(run.ended_at),
+        # As Inngest does, a failed run's output is its error.
+        "output": run.error if run.status is RunStatus.FAILED else run.output,
+        "error": run.error,
+    }
+
+
+def step_json(step: StepRecord) -> dict[str, Any]:
+    memo = step.memo if isinstance(step.memo, dict) else {}
+    duration = None
+    if step.ended_at is not None and step.started_at is not None:
+        duration = step.ended_at - step.started_at
+    return {
+        "id": step.hash,
+        "name": step.name,
+        "op": step.op,
+        "status": step.status.value,
+        "attempts": step.attempts,
+        "output": memo.get("data") if "data" in memo else (step.memo if step.done else None),
+        "error": step.error,
+        "scheduled_at": iso(step.scheduled_at),
+        "started_at": iso(step.started_at),
+        "ended_at": iso(step.ended_at),
+        "duration_ms": duration,
+    }
+
+
+def envelope(data: Any) -> Response:
+    return json_response(
+        {"data": data, "metadata": {"fetched_at": iso(int(datetime.now(UTC).timestamp() * 1000))}}
+    )
+
+
+def _ctx(request: Request) -> tuple[Engine, Response | None]:
+    settings: ServerSettings = request.app.state.settings
+    engine: Engine = request.app.state.engine
+    if not signing_key_ok(request, settings):
+        return engine, error("invalid or missing signing key", 401)
+    return engine, None
+
+
+def _limit(request: Request) -> int | Response:
+    raw = request.query_params.get("limit", "50")
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+        return error(f"limit must be a whole number from 1 to {MAX_PAGE}", 400)
+    return int(raw)
+
+
+async def list_events(request: Request) -> Response:
+    engine, denied = _ctx(request)
+    if denied:
+        return denied
+    limit = _limit(request)
+    if isinstance(limit, Response):
+        return limit
+    async with engine.store.read() as r:
+        events = await r.list_events(
+            name=request.query_params.get("name"),
+            before=request.query_params.get("cursor"),
+            limit=limit,
+        )
+    return envelope([event_json(e) for e in events])
+
+
+async def get_event(request: Request) -> Response:
+    engine, denied = _ctx(request)
+    if denied:
+        return denied
+    async with engine.store.read() as r:
+        event = await r.get_event(request.path_params["event_id"])
+    if event is None:
+        return error("event not found", 404)
+    return envelope(event_json(event))
+
+
+async def event_runs(request: Request) -> Response:
+    engine, denied = _ctx(request)
+    if denied:
+        return denied
+    async with engine.store.read() as r:
+        runs = await r.runs_for_event(request.path_params["event_id"])
+    return envelope([run_json(run) for run in runs])
+
+
+async def list_runs(request: Request) -> Response:
+    engine, denied = _ctx(request)
+    if denied:
+        return denied
+    limit = _limit(request)
+    if isinstance(limit, Response):
+        return limit
+    status_raw = request.query_params.get("status")
+    status = None
+    if status_raw:
+        try:
+            status = RunStatus(status_raw.lower())
+        except ValueError:
+            return error(f"unknown run status {status_raw!r}", 400)
+    async with engine.store.read() as r:
+        runs = await r.list_runs(
+            function_id=request.query_params.get("function_id"),
+            status=status,
+            before=request.query_params.get("cursor"),
+            limit=limit,
+        )
+    return envelope([run_json(run) for run in runs])
+
+
+async def get_run(request: Request) -> Response:
+    engine, denied = _ctx(request)
+    if denied:
+        return denied
+    run_id = request.path_params["run_id"]
+    async with engine.store.read() as r:
+        run = await r.get_run(run_id)
+        steps = await r.list_steps(run_id) if run else []
+    if run is None:
+        return error("run not found", 404)
+    return envelope({**run_json(run), "steps": [step_json(s) for s in steps]})
+
+
+async def cancel_run(request: Request) -> Response:
+    engine, denied = _ctx(request)
+    if denied:
+        return denied
+    run_id = request.path_params["run_id"]
+    async with engine.store.read() as r:
+        run = await r.get_run(run_id)
+    if run is None:
+        return error("run not found", 404)
+    if run.status.finished:
+        return error(f"run is already {run.status.api_name.lower()}", 409)
+    await engine.cancel_run(run_id)
+    async with engine.store.read() as r:
+        run = await r.get_run(run_id)
+    assert run is not None
+    return envelope(run_json(run))
+
+
+async def run_batch(request: Request) -> Response:
+    engine, denied = _ctx(request)
+    if denied:
+        return denied
+    async with engine.store.read() as r:
+        run = await r.get_run(request.path_params["run_id"])
+    if run is None:
+        return error("run not found", 404)
+    return json_response(run.events)
+
+
+async def run_actions(request: Request) -> Response:
+    engine, denied = _ctx(request)
+    if denied:
+        return denied
+    async with engine.store.read() as r:
+        run = await r.get_run(request.path_params["run_id"])
+        memos = await r.load_memos(run.id) if run else {}
+    if run is None:
+        return error("run not found", 404)
+    return json_response(memos)

@@ -1,0 +1,29 @@
+"""Server settings, shared by every route module."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from outlast.protocol.ops import DEFAULT_MAX_EVENT_BYTES, ServerKind
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    #: dev: any event key, no signatures. start (self-hosted): keys required.
+    dev: bool = True
+    event_keys: tuple[str, ...] = ()
+    signing_key: str | None = None
+    signing_key_fallback: str | None = None
+    #: Largest request body (and event) the event API accepts.
+    max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
+    #: Apps to sync at start (dev mode ``-u``), and how often to sync them again (0: never).
+    sdk_urls: tuple[str, ...] = field(default=())
+    poll_interval_s: float = 0.0
+
+    @property
+    def kind(self) -> ServerKind:
+        return ServerKind.DEV if self.dev else ServerKind.CLOUD
+
+    @property
+    def signing_keys(self) -> list[str]:
+        return [k for k in (self.signing_key, self.signing_key_fallback) if k]

@@ -1,0 +1,153 @@
+"""The PostgreSQL store (asyncpg): for production, and for several server processes.
+
+Every limit and lease is enforced in the database (``FOR UPDATE SKIP LOCKED`` for
+leasing), so any number of Outlast processes can share one database.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from functools import lru_cache
+from typing import Any
+
+import asyncpg
+
+from outlast.domain import QueueItem
+from outlast.protocol.ids import now_ms
+from outlast.store.base import _ITEM_COLS, Session, Store, _item
+from outlast.store.conn import Row
+from outlast.store.migrations import migrations
+
+log = logging.getLogger(__name__)
+
+#: Any constant: the advisory lock that serialises migrations across processes.
+_MIGRATION_LOCK = 7_271_830_117
+
+
+@lru_cache(maxsize=1024)
+def _pg(sql: str) -> str:
+    """Translate ``?`` placeholders to ``$1, $2, ...`` (our SQL has no literal '?')."""
+    counter = iter(range(1, 10_000))
+    return re.sub(r"\?", lambda _: f"${next(counter)}", sql)
+
+
+def _count(status: str) -> int:
+    # asyncpg returns the command tag: "UPDATE 3", "INSERT 0 1", "DELETE 0".
+    tail = status.rsplit(" ", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
+
+
+class _Conn:
+    def __init__(self, conn: Any) -> None:
+        # A pooled connection proxy or a plain connection.
+        self.conn = conn
+
+    async def execute(self, sql: str, args: Sequence[Any] = ()) -> int:
+        return _count(await self.conn.execute(_pg(sql), *args))
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        await self.conn.executemany(_pg(sql), rows)
+
+    async def fetch(self, sql: str, args: Sequence[Any] = ()) -> list[Row]:
+        return [tuple(r) for r in await self.conn.fetch(_pg(sql), *args)]
+
+    async def fetchone(self, sql: str, args: Sequence[Any] = ()) -> Row | None:
+        r = await self.conn.fetchrow(_pg(sql), *args)
+        return None if r is None else tuple(r)
+
+
+class _Session(Session):
+    for_update = " FOR UPDATE"
+
+
+class PostgresStore(Store):
+    """PostgreSQL at ``dsn`` (``postgresql://user@host:port/db``)."""
+
+    kind = "postgres"
+
+    def __init__(
+        self, dsn: str, *, schema: str | None = None, min_size: int = 2, max_size: int = 20
+    ) -> None:
+        self.dsn = dsn
+        #: A schema of its own (created if missing): lets tests and tenants share a database.
+        self.schema = schema
+        self._pool: asyncpg.Pool | None = None
+        self._min = min_size
+        self._max = max_size
+
+    async def open(self) -> None:
+        settings: dict[str, str] = {}
+        if self.schema:
+            if not re.fullmatch(r"[a-z_][a-z0-9_]*", self.schema):
+                raise ValueError(f"invalid schema name {self.schema!r}")
+            conn = await asyncpg.connect(self.dsn)
+            try:
+                await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {self.schema}")
+            finally:
+                await conn.close()
+            settings["search_path"] = self.schema
+        self._pool = await asyncpg.create_pool(
+            self.dsn, min_size=self._min, max_size=self._max, server_settings=settings
+        )
+        async with self._pool.acquire() as pooled:
+            await self._migrate(pooled)
+
+    async def _migrate(self, conn: Any) -> None:
+        await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
+        try:
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations "
+                "(version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)"
+            )
+            done = {r[0] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+            for version, name, sql in migrations(self.kind):
+                if version in done:
+                    continue
+                log.info("applying migration", extra={"migration": name})
+                async with conn.transaction():
+                    await conn.execute(sql)
+                    await conn.execute(
+                        "INSERT INTO schema_migrations (version, name, applied_at) "
+                        "VALUES ($1, $2, $3)",
+                        version,
+                        name,
+                        now_ms(),
+                    )
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    def _p(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError("store is not open")
+        return self._pool
+
+    @asynccontextmanager
+    async def tx(self) -> AsyncIterator[Session]:
+        async with self._p().acquire() as conn, conn.transaction():
+            yield _Session(_Conn(conn))
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[Session]:
+        async with self._p().acquire() as conn:
+            yield _Session(_Conn(conn))
+
+    async def lease(self, owner: str, now: int, limit: int, lease_ms: int) -> list[QueueItem]:
+        async with self._p().acquire() as conn:
+            rows = await conn.fetch(
+                "UPDATE queue SET due_at = $1, lease_owner = $2 WHERE id IN "
+                "(SELECT id FROM queue WHERE due_at <= $3 ORDER BY due_at, id LIMIT $4 "
+                f"FOR UPDATE SKIP LOCKED) RETURNING {_ITEM_COLS}",
+                now + lease_ms,
+                owner,
+                now,
+                limit,
+            )
+        return sorted((_item(tuple(r)) for r in rows), key=lambda i: i.id)

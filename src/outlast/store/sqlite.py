@@ -1,0 +1,143 @@
+"""The embedded SQLite store (WAL): one writer connection, one reader connection.
+
+SQLite allows one writer at a time, so writes are serialised by an asyncio lock
+instead of waiting on SQLite's busy handler; readers never block the writer (WAL).
+``synchronous=NORMAL`` in WAL mode keeps every committed transaction through a
+process crash (``kill -9``); only a power loss can drop the last ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from outlast.domain import QueueItem
+from outlast.protocol.ids import now_ms
+from outlast.store.base import _ITEM_COLS, Session, Store, _item
+from outlast.store.conn import Row
+from outlast.store.migrations import migrations
+
+log = logging.getLogger(__name__)
+
+
+class _Conn:
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self.db = db
+
+    async def execute(self, sql: str, args: Sequence[Any] = ()) -> int:
+        cur = await self.db.execute(sql, args)
+        n = cur.rowcount
+        await cur.close()
+        return n
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        await self.db.executemany(sql, rows)
+
+    async def fetch(self, sql: str, args: Sequence[Any] = ()) -> list[Row]:
+        return list(await self.db.execute_fetchall(sql, args))
+
+    async def fetchone(self, sql: str, args: Sequence[Any] = ()) -> Row | None:
+        rows = await self.db.execute_fetchall(sql, args)
+        for r in rows:
+            return r
+        return None
+
+
+class SQLiteStore(Store):
+    """SQLite at ``path`` (a file, or ``:memory:`` for tests)."""
+
+    kind = "sqlite"
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = str(path)
+        self._writer: _Conn | None = None
+        self._reader: _Conn | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def in_memory(self) -> bool:
+        return self.path == ":memory:"
+
+    async def _connect(self) -> aiosqlite.Connection:
+        db = await aiosqlite.connect(self.path, isolation_level=None)
+        await db.execute("PRAGMA busy_timeout = 10000")
+        await db.execute("PRAGMA foreign_keys = OFF")
+        if not self.in_memory:
+            await db.execute("PRAGMA journal_mode = WAL")
+            await db.execute("PRAGMA synchronous = NORMAL")
+        return db
+
+    async def open(self) -> None:
+        if not self.in_memory:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._writer = _Conn(await self._connect())
+        await self._migrate(self._writer)
+        # One server owns a SQLite file, so work leased by a previous (crashed) process is
+        # free to run again now rather than when its lease runs out.
+        await self._writer.execute(
+            "UPDATE queue SET due_at = ?, lease_owner = NULL WHERE lease_owner IS NOT NULL",
+            (now_ms(),),
+        )
+        self._reader = self._writer if self.in_memory else _Conn(await self._connect())
+
+    async def _migrate(self, c: _Conn) -> None:
+        await c.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations "
+            "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)"
+        )
+        done = {r[0] for r in await c.fetch("SELECT version FROM schema_migrations")}
+        for version, name, sql in migrations(self.kind):
+            if version in done:
+                continue
+            log.info("applying migration", extra={"migration": name})
+            # Our own files: the version and name are safe to inline.
+            record = (
+                "INSERT INTO schema_migrations (version, name, applied_at) "
+                f"VALUES ({version}, '{name}', {now_ms()});"
+            )
+            await c.db.executescript(f"BEGIN IMMEDIATE;\n{sql}\n{record}\nCOMMIT;")
+
+    async def close(self) -> None:
+        for c in {id(x): x for x in (self._writer, self._reader) if x is not None}.values():
+            await c.db.close()
+        self._writer = self._reader = None
+
+    def _w(self) -> _Conn:
+        if self._writer is None:
+            raise RuntimeError("store is not open")
+        return self._writer
+
+    @asynccontextmanager
+    async def tx(self) -> AsyncIterator[Session]:
+        w = self._w()
+        async with self._lock:
+            await w.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield Session(w)
+            except BaseException:
+                await w.db.execute("ROLLBACK")
+                raise
+            await w.db.execute("COMMIT")
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[Session]:
+        if self._reader is None:
+            raise RuntimeError("store is not open")
+        yield Session(self._reader)
+
+    async def lease(self, owner: str, now: int, limit: int, lease_ms: int) -> list[QueueItem]:
+        async with self.tx() as s:
+            rows = await s.c.fetch(
+                "UPDATE queue SET due_at = ?, lease_owner = ? WHERE id IN "
+                "(SELECT id FROM queue WHERE due_at <= ? ORDER BY due_at, id LIMIT ?) "
+                f"RETURNING {_ITEM_COLS}",
+                (now + lease_ms, owner, now, limit),
+            )
+        return sorted((_item(r) for r in rows), key=lambda i: i.id)

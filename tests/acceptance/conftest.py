@@ -1,0 +1,59 @@
+"""Acceptance fixtures: a real ``outlast`` server (SQLite or PostgreSQL) and real app processes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.acceptance.harness import App, Server
+from tests.conftest import POSTGRES_URI, drop_schema, new_schema, require_postgres
+
+pytestmark = pytest.mark.acceptance
+
+MakeServer = Callable[..., Server]
+MakeApp = Callable[..., App]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
+    """Server keyword arguments selecting the store: embedded SQLite or a fresh PG schema."""
+    if request.param == "sqlite":
+        yield {}
+        return
+    require_postgres()
+    schema = new_schema()
+    yield {"postgres_uri": POSTGRES_URI, "postgres_schema": schema}
+    asyncio.run(drop_schema(schema))
+
+
+@pytest.fixture
+def make_server(tmp_path: Path) -> Iterator[MakeServer]:
+    started: list[Server] = []
+
+    def make(**kwargs: Any) -> Server:
+        server = Server(tmp_path, **kwargs)
+        server.start()
+        started.append(server)
+        return server
+
+    yield make
+    for server in started:
+        server.kill()
+
+
+@pytest.fixture
+def make_app(tmp_path: Path) -> Iterator[MakeApp]:
+    started: list[App] = []
+
+    def make(target: str, **kwargs: Any) -> App:
+        app = App(tmp_path, target, **kwargs)
+        app.start()
+        started.append(app)
+        return app
+
+    yield make
+    for app in started:
+        app.kill()

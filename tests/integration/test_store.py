@@ -1,0 +1,225 @@
+"""One behaviour suite, run against every store (SQLite file and PostgreSQL)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from outlast.domain import (
+    App,
+    EventRecord,
+    FunctionRecord,
+    QueueKind,
+    RunRecord,
+    RunStatus,
+    StepStatus,
+    Wait,
+    WaitKind,
+)
+from outlast.store import NewItem, NewRun
+from outlast.store.base import Store
+
+
+def run_record(run_id: str, fn: str = "app-fn", now: int = 1000) -> RunRecord:
+    return RunRecord(
+        id=run_id,
+        function_id=fn,
+        status=RunStatus.QUEUED,
+        events=[{"name": "e", "data": {"n": 1}}],
+        event_id="ev1",
+        queued_at=now,
+    )
+
+
+async def test_events_insert_once_and_list_newest_first(store: Store) -> None:
+    evs = [EventRecord(f"0{i}", "e", {"name": "e", "data": {"i": i}}, 10 + i) for i in range(3)]
+    async with store.tx() as s:
+        assert await s.insert_events(evs) == {"00", "01", "02"}
+        # A retried send carries the same internal ids: nothing new.
+        assert await s.insert_events(evs[:2]) == set()
+    async with store.read() as r:
+        listed = await r.list_events(limit=2)
+        assert [e.internal_id for e in listed] == ["02", "01"]
+        older = await r.list_events(before="01", limit=10)
+        assert [e.internal_id for e in older] == ["00"]
+        got = await r.get_event("01")
+        assert got is not None and got.payload["data"] == {"i": 1}
+
+
+async def test_run_keys_block_a_second_run_until_they_expire(store: Store) -> None:
+    async with store.tx() as s:
+        first = await s.create_runs([NewRun(run_record("r1", now=1000), ("k", 5000))])
+        dup = await s.create_runs([NewRun(run_record("r2", now=2000), ("k", 6000))])
+        later = await s.create_runs([NewRun(run_record("r3", now=7000), ("k", 9000))])
+        other_fn = await s.create_runs([NewRun(run_record("r4", fn="other"), ("k", 5000))])
+    assert [r.id for r in first] == ["r1"]
+    assert dup == []
+    assert [r.id for r in later] == ["r3"]
+    assert [r.id for r in other_fn] == ["r4"]
+
+
+async def test_lease_takes_ready_items_once_and_expired_leases_come_back(store: Store) -> None:
+    async with store.tx() as s:
+        await s.enqueue(
+            [
+                NewItem(QueueKind.DISCOVER, "r1", due_at=100),
+                NewItem(QueueKind.DISCOVER, "r2", due_at=200),
+                NewItem(QueueKind.DISCOVER, "r3", due_at=10_000),
+            ]
+        )
+    first = await store.lease("a", now=500, limit=10, lease_ms=1000)
+    assert [i.run_id for i in first] == ["r1", "r2"]
+    assert await store.lease("b", now=600, limit=10, lease_ms=1000) == []
+    # Owner "a" died: at 1500 its lease has run out and "b" gets the items.
+    again = await store.lease("b", now=1600, limit=10, lease_ms=1000)
+    assert sorted(i.run_id for i in again) == ["r1", "r2"]
+    async with store.read() as r:
+        assert await r.next_due_at() == 2600
+
+
+async def test_extend_leases_keeps_items_of_a_live_worker(store: Store) -> None:
+    async with store.tx() as s:
+        await s.enqueue([NewItem(QueueKind.DISCOVER, "r1", due_at=0)])
+    [item] = await store.lease("a", now=0, limit=1, lease_ms=1000)
+    async with store.tx() as s:
+        await s.extend_leases("a", 5000)
+    assert await store.lease("b", now=2000, limit=1, lease_ms=1000) == []
+    async with store.tx() as s:
+        assert await s.delete_item(item.id)
+
+
+async def test_dedupe_key_allows_one_item(store: Store) -> None:
+    async with store.tx() as s:
+        await s.enqueue([NewItem(QueueKind.CRON, None, 5, dedupe_key="cron:f:1")])
+        await s.enqueue([NewItem(QueueKind.CRON, None, 5, dedupe_key="cron:f:1")])
+        assert await s.enqueue_one(NewItem(QueueKind.CRON, None, 5, dedupe_key="cron:f:1")) is None
+        assert await s.queue_size() == 1
+
+
+async def test_step_completes_once_and_stack_keeps_completion_order(store: Store) -> None:
+    async with store.tx() as s:
+        await s.create_runs([NewRun(run_record("r1"))])
+        await s.upsert_step("r1", "b", name="b", op="StepPlanned", status=StepStatus.PLANNED, now=1)
+    for h in ("b", "a"):
+        async with store.tx() as s:
+            done = await s.complete_step(
+                "r1",
+                h,
+                name=h,
+                op="StepRun",
+                memo={"data": h.upper()},
+                status=StepStatus.COMPLETED,
+                now=10,
+                started_at=5,
+                attempts=1,
+            )
+            assert done
+    async with store.tx() as s:
+        again = await s.complete_step(
+            "r1",
+            "a",
+            name="a",
+            op="StepRun",
+            memo={"data": "changed"},
+            status=StepStatus.COMPLETED,
+            now=20,
+            started_at=5,
+            attempts=2,
+        )
+        assert not again
+    async with store.read() as r:
+        run = await r.get_run("r1")
+        assert run is not None and run.stack == ["b", "a"]
+        assert await r.load_memos("r1") == {"a": {"data": "A"}, "b": {"data": "B"}}
+        steps = {st.hash: st for st in await r.list_steps("r1")}
+        assert steps["a"].status is StepStatus.COMPLETED and steps["a"].attempts == 1
+
+
+async def test_parallel_completions_of_one_run_lose_nothing(store: Store) -> None:
+    async with store.tx() as s:
+        await s.create_runs([NewRun(run_record("r1"))])
+
+    async def complete(h: str) -> None:
+        async with store.tx() as s:
+            await s.lock_run("r1")
+            await s.complete_step(
+                "r1",
+                h,
+                name=h,
+                op="StepRun",
+                memo={"data": h},
+                status=StepStatus.COMPLETED,
+                now=10,
+                started_at=5,
+                attempts=1,
+            )
+
+    await asyncio.gather(*(complete(f"s{i}") for i in range(10)))
+    async with store.read() as r:
+        run = await r.get_run("r1")
+        assert run is not None and sorted(run.stack) == sorted(f"s{i}" for i in range(10))
+
+
+async def test_finish_run_clears_its_queue_items_and_waits_once(store: Store) -> None:
+    async with store.tx() as s:
+        await s.create_runs([NewRun(run_record("r1"))])
+        await s.enqueue([NewItem(QueueKind.RESUME, "r1", 99, step="x")])
+        await s.insert_waits([Wait(0, "r1", WaitKind.WAIT, "x", "go", None, None, None, 5000)])
+    async with store.tx() as s:
+        assert await s.finish_run("r1", RunStatus.CANCELLED, 50)
+        assert not await s.finish_run("r1", RunStatus.COMPLETED, 60, output=1)
+        assert await s.queue_size() == 0
+        assert await s.waits_for_events(["go"]) == []
+    async with store.read() as r:
+        run = await r.get_run("r1")
+        assert run is not None and run.status is RunStatus.CANCELLED and run.ended_at == 50
+
+
+async def test_a_wait_is_taken_by_one_caller_only(store: Store) -> None:
+    async with store.tx() as s:
+        await s.insert_waits(
+            [
+                Wait(0, "r1", WaitKind.WAIT, "x", "go", "async.data.ok == true", {"d": 1}, None, 9),
+                Wait(0, "r2", WaitKind.INVOKE, "y", None, None, None, "corr-1", None),
+            ]
+        )
+    async with store.read() as r:
+        [w] = await r.waits_for_events(["go", "other"])
+        assert w.expression == "async.data.ok == true" and w.event == {"d": 1}
+        inv = await r.wait_for_correlation("corr-1")
+        assert inv is not None and inv.run_id == "r2"
+    async with store.tx() as s:
+        assert await s.take_wait("r1", "x")
+        assert not await s.take_wait("r1", "x")
+
+
+async def test_put_app_replaces_functions_and_keeps_pauses(store: Store) -> None:
+    app = App("app", "http://127.0.0.1:1/api", "py", "asgi", "c1", 1)
+    fns = [
+        FunctionRecord("app-a", "app", "a", {"id": "app-a"}),
+        FunctionRecord("app-b", "app", "b", {}),
+    ]
+    async with store.tx() as s:
+        await s.put_app(app, fns, 1)
+    async with store.tx() as s:
+        await s.put_app(app, fns[:1], 2)
+    async with store.read() as r:
+        assert [f.id for f in await r.list_functions()] == ["app-a"]
+        assert (await r.functions_version())[0] == 1
+        got = await r.get_app("app")
+        assert got is not None and got.url == "http://127.0.0.1:1/api"
+
+
+async def test_two_workers_never_lease_the_same_item(store: Store) -> None:
+    async with store.tx() as s:
+        await s.enqueue([NewItem(QueueKind.DISCOVER, f"r{i}", 0) for i in range(200)])
+    taken: list[int] = []
+
+    async def worker(name: str) -> None:
+        while True:
+            items = await store.lease(name, now=10, limit=7, lease_ms=60_000)
+            if not items:
+                return
+            taken.extend(i.id for i in items)
+
+    await asyncio.gather(worker("a"), worker("b"), worker("c"))
+    assert len(taken) == 200 and len(set(taken)) == 200
