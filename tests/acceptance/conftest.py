@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from tests.acceptance.harness import App, Server
 from tests.conftest import POSTGRES_URI, drop_schema, new_schema, require_postgres
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
 from tests.acceptance.conftest import MakeApp, MakeServer
 
 APP = "tests.acceptance.apps.core_app:app"
