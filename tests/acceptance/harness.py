@@ -97,6 +97,7 @@ class Server(Proc):
     ) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.sqlite_path = tmp / "db" / "outlast.db"
         cmd = [sys.executable, "-m", "outlast.cli", mode, "--port", str(self.port)]
         cmd += ["--sqlite-dir", str(tmp / "db"), "--retry-interval", "0.2", "--log-level", "info"]
         if postgres_uri:
@@ -174,7 +175,8 @@ class Server(Proc):
 
 
 class App(Proc):
-    """An ASGI app served by uvicorn (``module:attr``) on a free port."""
+    """An app on a free port: an ASGI ``module:attr`` served by uvicorn, or ``cmd`` (a
+    command line in which ``{port}`` is replaced)."""
 
     def __init__(
         self,
@@ -183,11 +185,15 @@ class App(Proc):
         *,
         env: dict[str, str] | None = None,
         path: str = "/api/outlast",
+        port: int | None = None,
+        cmd: Sequence[str] | None = None,
     ) -> None:
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}{path}"
-        cmd = [sys.executable, "-m", "uvicorn", target, "--port", str(self.port)]
-        cmd += ["--log-level", "warning", "--no-access-log"]
+        if cmd is None:
+            cmd = [sys.executable, "-m", "uvicorn", target, "--port", "{port}"]
+            cmd += ["--log-level", "warning", "--no-access-log"]
+        cmd = [part.replace("{port}", str(self.port)) for part in cmd]
         full_env = _env(env)
         full_env["PYTHONPATH"] = os.pathsep.join([str(ROOT), full_env.get("PYTHONPATH", "")])
         super().__init__(f"app-{self.port}", cmd, full_env, tmp)

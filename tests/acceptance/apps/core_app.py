@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -23,7 +24,7 @@ COUNT_FILE = os.environ.get("COUNT_FILE", "/dev/null")
 def record(run_id: str, step: str) -> None:
     fd = os.open(COUNT_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        os.write(fd, f"{run_id} {step}\n".encode())
+        os.write(fd, f"{run_id} {step} {time.time():.3f}\n".encode())
     finally:
         os.close(fd)
 
@@ -80,11 +81,115 @@ async def slow_step(ctx: outlast.Context) -> str:
     return result
 
 
+@client.function(id="flaky", trigger=outlast.TriggerEvent(event="test/flaky"), retries=3)
+async def flaky(ctx: outlast.Context) -> str:
+    def attempt() -> str:
+        record(ctx.run_id, "flaky")
+        if ctx.attempt < 2:
+            raise RuntimeError(f"transient failure on attempt {ctx.attempt}")
+        return f"ok on attempt {ctx.attempt}"
+
+    result: str = await ctx.step.run("flaky", attempt)
+    return result
+
+
+async def doomed_failed(ctx: outlast.Context) -> None:
+    failed_run = ctx.event.data["run_id"]
+    message = ctx.event.data["error"]["message"]
+    await ctx.step.run(
+        "record", lambda: record(failed_run, "on_failure:" + message.replace(" ", "_"))
+    )
+
+
+@client.function(
+    id="doomed", trigger=outlast.TriggerEvent(event="test/doomed"), on_failure=doomed_failed
+)
+async def doomed(ctx: outlast.Context) -> None:
+    def attempt() -> None:
+        record(ctx.run_id, "doomed")
+        raise outlast.NonRetriableError("the card was declined")
+
+    await ctx.step.run("charge", attempt)
+
+
+@client.function(id="patient", trigger=outlast.TriggerEvent(event="test/patient"), retries=2)
+async def patient(ctx: outlast.Context) -> int:
+    def attempt() -> int:
+        record(ctx.run_id, "patient")
+        if ctx.attempt == 0:
+            raise outlast.RetryAfterError("rate limited", timedelta(seconds=2))
+        return ctx.attempt
+
+    result: int = await ctx.step.run("call-api", attempt)
+    return result
+
+
+@client.function(id="exhausted", trigger=outlast.TriggerEvent(event="test/exhausted"), retries=1)
+async def exhausted(ctx: outlast.Context) -> str:
+    def attempt() -> None:
+        record(ctx.run_id, "exhausted")
+        raise ValueError("still broken")
+
+    try:
+        await ctx.step.run("always-fails", attempt)
+    except outlast.StepError as err:
+        return f"caught {err.name}: {err.message}"
+    return "unreachable"
+
+
+@client.function(id="child", trigger=outlast.TriggerEvent(event="test/child"))
+async def child(ctx: outlast.Context) -> dict[str, Any]:
+    if ctx.event.data.get("fail"):
+        raise outlast.NonRetriableError("child refused")
+    doubled: int = await ctx.step.run("double", lambda: ctx.event.data["n"] * 2)
+    return {"doubled": doubled}
+
+
+@client.function(id="parent", trigger=outlast.TriggerEvent(event="test/parent"))
+async def parent(ctx: outlast.Context) -> dict[str, Any]:
+    ok = await ctx.step.invoke("call-child", function=child, data={"n": 21})
+    try:
+        await ctx.step.invoke("call-failing-child", function=child, data={"n": 1, "fail": True})
+        failed = None
+    except outlast.StepError as err:
+        failed = err.message
+    return {"child": ok, "failed": failed}
+
+
+@client.function(id="fan-out", trigger=outlast.TriggerEvent(event="test/fan-out"), retries=2)
+async def fan_out(ctx: outlast.Context) -> list[int]:
+    def part(i: int) -> Any:
+        def body() -> int:
+            record(ctx.run_id, f"part-{i}")
+            if i == 2 and ctx.attempt == 0:
+                raise RuntimeError("part 2 fails once")
+            return i * i
+
+        return lambda: ctx.step.run(f"part-{i}", body)
+
+    results = await ctx.step.parallel([part(i) for i in range(1, 4)])
+    total: int = await ctx.step.run("sum", lambda: sum(results))
+    return [*results, total]
+
+
+FUNCTIONS = [
+    five_steps,
+    crash_steps,
+    slow_step,
+    flaky,
+    doomed,
+    patient,
+    exhausted,
+    child,
+    parent,
+    fan_out,
+]
+
 app = Starlette(
     routes=[
         Route(
             "/api/outlast",
-            outlast.asgi.serve(client, [five_steps, crash_steps, slow_step]),
+            outlast.asgi.serve(client, FUNCTIONS),
             methods=["GET", "POST", "PUT"],
         )
     ]
