@@ -218,3 +218,17 @@ def test_waits_and_sleeps_survive_a_restart_and_runs_can_be_cancelled(
     assert server.runs_for(cancelled)[0]["status"] == "Cancelled"
     r = httpx.delete(f"{server.url}/v1/runs/{run_id}", timeout=10)
     assert r.status_code == 409 and "already cancelled" in r.json()["error"], r.text
+
+
+def test_finish_timeout_cancels_a_run_that_runs_too_long(
+    make_server: MakeServer, make_app: MakeApp, tmp_path: Path
+) -> None:
+    server, _, count_file = start(make_server, make_app, tmp_path, {})
+    # finish = 1 s: the run is cancelled during its 10 s sleep; "after" never runs.
+    [slow] = server.send({"name": "test/bounded"})
+    run = server.wait_run(slow, "Cancelled", timeout=30)
+    assert "did not finish within 1s" in run["error"]["message"]
+    assert counts(count_file)[(run["run_id"], "before")] == 1
+    assert counts(count_file)[(run["run_id"], "after")] == 0
+    cancelled = server.get("/v1/events?name=inngest/function.cancelled")
+    assert [e["data"]["run_id"] for e in cancelled] == [run["run_id"]]

@@ -43,6 +43,8 @@ class QueueKind(StrEnum):
     RESUME = "resume"
     #: A cron tick of a function: start a run, schedule the next tick.
     CRON = "cron"
+    #: A function timeout (payload ``which``: start / finish): cancel the run if still due.
+    TIMEOUT = "timeout"
 
 
 class WaitKind(StrEnum):

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from outlast.domain import QueueItem, QueueKind, RunRecord, RunStatus
+from outlast.engine import timeouts
 from outlast.engine.caller import Caller
 from outlast.engine.config import FunctionSpec
 from outlast.engine.machine import Machine
@@ -179,6 +180,10 @@ class Executor:
                 await self.machine.resume(s, item, now)
             self.wake()
             return None
+        if item.kind is QueueKind.TIMEOUT:
+            async with self.store.tx() as s:
+                await timeouts.fire(self.machine, s, item, now)
+            return None
         return await self._call(item)
 
     async def _call(self, item: QueueItem) -> QueueItem | None:
@@ -209,6 +214,10 @@ class Executor:
             return None
         step_id = item.step if item.kind is QueueKind.STEP and item.step else DISCOVERY_STEP_ID
         started = now_ms()
+        if run.status is RunStatus.QUEUED:
+            # Started means first called (timeouts.start counts the time before this).
+            async with self.store.tx() as s:
+                await self.machine.start(s, run.id, spec, started)
         body = request_body(run, spec, memos, item, step_id)
         result = await self.caller.call(step_url(spec.url, step_id), body, run.id)
         async with self.store.tx() as s:

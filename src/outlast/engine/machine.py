@@ -21,6 +21,7 @@ from outlast.domain import (
     WaitKind,
 )
 from outlast.engine import events as ev
+from outlast.engine import timeouts
 from outlast.engine.backoff import retry_delay_ms
 from outlast.engine.caller import CallResult
 from outlast.engine.config import FunctionSpec
@@ -111,6 +112,9 @@ class Machine:
         for run in created:
             items.append(NewItem(QueueKind.DISCOVER, run.id, now))
             spec = self.registry.get(run.function_id)
+            timer = timeouts.start_timer(run, spec, now)
+            if timer is not None:
+                items.append(timer)
             for rule in spec.cancels if spec else ():
                 waits.append(
                     Wait(
@@ -197,6 +201,13 @@ class Machine:
         )
         await s.enqueue([NewItem(QueueKind.DISCOVER, item.run_id, now)])
 
+    async def start(self, s: Session, run_id: str, spec: FunctionSpec, now: int) -> None:
+        """The server is about to call the app for a queued run for the first time."""
+        if await s.start_run(run_id, now):
+            timer = timeouts.finish_timer(run_id, spec, now)
+            if timer is not None:
+                await s.enqueue([timer])
+
     # -- ends ------------------------------------------------------------------------------
 
     async def finish(
@@ -273,7 +284,7 @@ class Machine:
             await s.delete_item(item.id)
             return None
         if run.status is RunStatus.QUEUED:
-            await s.start_run(run.id, started_at)
+            await self.start(s, run.id, spec, started_at)
         max_attempts = spec.retries + 1
         if result.kind == "done":
             await s.delete_item(item.id)

@@ -328,10 +328,14 @@ class Session:
         args.append(limit)
         return [_run(r) for r in await self.c.fetch(sql, args)]
 
-    async def start_run(self, run_id: str, now: int) -> None:
-        await self.c.execute(
-            "UPDATE runs SET status = ?, started_at = ? WHERE id = ? AND status = ?",
-            (RunStatus.RUNNING.value, now, run_id, RunStatus.QUEUED.value),
+    async def start_run(self, run_id: str, now: int) -> bool:
+        """Mark a queued run running; False when it was not queued any more."""
+        return (
+            await self.c.execute(
+                "UPDATE runs SET status = ?, started_at = ? WHERE id = ? AND status = ?",
+                (RunStatus.RUNNING.value, now, run_id, RunStatus.QUEUED.value),
+            )
+            > 0
         )
 
     async def finish_run(

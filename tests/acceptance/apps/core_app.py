@@ -172,7 +172,20 @@ async def fan_out(ctx: outlast.Context) -> list[int]:
     return [*results, total]
 
 
+@client.function(
+    id="bounded",
+    trigger=outlast.TriggerEvent(event="test/bounded"),
+    timeouts=outlast.Timeouts(start="2s", finish="1s"),
+)
+async def bounded(ctx: outlast.Context) -> str:
+    await ctx.step.run("before", lambda: record(ctx.run_id, "before"))
+    await ctx.step.sleep("long-nap", "10s")
+    await ctx.step.run("after", lambda: record(ctx.run_id, "after"))
+    return "finished"
+
+
 FUNCTIONS = [
+    bounded,
     five_steps,
     crash_steps,
     slow_step,
