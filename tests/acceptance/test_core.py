@@ -13,7 +13,7 @@ import asyncpg
 import httpx
 
 from tests.acceptance.conftest import MakeApp, MakeServer
-from tests.acceptance.harness import Server, wait_for
+from tests.acceptance.harness import Server, free_port, wait_for
 
 APP = "tests.acceptance.apps.core_app:app"
 
@@ -232,3 +232,41 @@ def test_finish_timeout_cancels_a_run_that_runs_too_long(
     assert counts(count_file)[(run["run_id"], "after")] == 0
     cancelled = server.get("/v1/events?name=inngest/function.cancelled")
     assert [e["data"]["run_id"] for e in cancelled] == [run["run_id"]]
+
+
+def test_dev_discovers_apps_given_with_u_and_polls_them(
+    make_server: MakeServer, make_app: MakeApp, tmp_path: Path
+) -> None:
+    app_port = free_port()
+    app_url = f"http://127.0.0.1:{app_port}/api/outlast"
+    server = make_server(args=["-u", app_url, "--poll-interval", "0.5"])
+
+    def function_ids() -> set[str]:
+        r = httpx.get(f"{server.url}/dev", timeout=5)
+        return {f["id"] for f in r.json()["functions"]}
+
+    assert function_ids() == set()  # the app is not up yet: the server keeps trying
+    app = make_app(APP, port=app_port, env={"OUTLAST_DEV": server.url})
+    wait_for(lambda: "core-app-five-steps" in function_ids(), 20, "discovery of the app")
+    # The app is redeployed with fewer functions; the next poll syncs the change.
+    app.kill()
+    make_app(APP, port=app_port, env={"OUTLAST_DEV": server.url, "ONLY_FUNCTIONS": "flaky"})
+    wait_for(lambda: function_ids() == {"core-app-flaky"}, 20, "the re-sync")
+    [event_id] = server.send({"name": "test/flaky"})
+    assert server.wait_run(event_id, timeout=30)["output"] == "ok on attempt 2"
+    [ignored] = server.send({"name": "test/five", "data": {"order": 1}})
+    assert server.runs_for(ignored) == []
+
+
+def test_an_event_id_starts_runs_once(
+    make_server: MakeServer, make_app: MakeApp, tmp_path: Path
+) -> None:
+    server, _, count_file = start(make_server, make_app, tmp_path, {})
+    first = server.send({"name": "test/crash", "id": "order-42"})
+    again = server.send([{"name": "test/crash", "id": "order-42"}, {"name": "test/crash"}])
+    run = server.wait_run(first[0], timeout=30)
+    assert run["output"] == 15
+    assert server.runs_for(again[0]) == []  # stored, but no second run
+    assert server.get(f"/v1/events/{again[0]}")["id"] == "order-42"
+    server.wait_run(again[1], timeout=30)
+    assert sum(counts(count_file).values()) == 10  # two runs of five steps, not three

@@ -198,6 +198,11 @@ FUNCTIONS = [
     fan_out,
 ]
 
+# ONLY_FUNCTIONS=a,b serves just those (to test re-syncs that change the function set).
+if os.environ.get("ONLY_FUNCTIONS"):
+    keep = set(os.environ["ONLY_FUNCTIONS"].split(","))
+    FUNCTIONS = [f for f in FUNCTIONS if f.id in keep]
+
 app = Starlette(
     routes=[
         Route(
