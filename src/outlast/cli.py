@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from outlast.engine.runtime import Engine, EngineConfig
-from outlast.protocol.ops import DEFAULT_MAX_EVENT_BYTES, ServerKind
+from outlast.protocol.ops import DEFAULT_MAX_EVENT_BYTES, MAX_EVENT_BYTES_CAP, ServerKind
 from outlast.server import ServerSettings, create_app
 from outlast.store.base import Store
 
@@ -125,6 +125,18 @@ def make_store(sqlite_dir: str, postgres_uri: str | None, schema: str | None = N
     return SQLiteStore(Path(sqlite_dir) / "outlast.db")
 
 
+def _check_limits(args: argparse.Namespace) -> str | None:
+    if not 1024 <= args.max_event_bytes <= MAX_EVENT_BYTES_CAP:
+        return f"--max-event-bytes must be from 1024 to {MAX_EVENT_BYTES_CAP} (3 MiB)"
+    if args.queue_workers < 1:
+        return "--queue-workers must be at least 1"
+    if args.retry_interval is not None and args.retry_interval <= 0:
+        return "--retry-interval must be a positive number of seconds"
+    if args.poll_interval < 0:
+        return "--poll-interval must be 0 (off) or a positive number of seconds"
+    return None
+
+
 def _check_keys(args: argparse.Namespace) -> str | None:
     from outlast.protocol import signing
 
@@ -198,11 +210,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler.setFormatter(_Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     level = getattr(args, "log_level", "info").upper()
     logging.basicConfig(level=level, handlers=[handler])
-    if args.command == "start":
+    problem = None
+    if args.command in ("dev", "start"):
+        problem = _check_limits(args)
+    if args.command == "start" and problem is None:
         problem = _check_keys(args)
-        if problem:
-            print(f"outlast: {problem}", file=sys.stderr)
-            return 2
+    if problem:
+        print(f"outlast: {problem}", file=sys.stderr)
+        return 2
     try:
         if args.command == "migrate":
             asyncio.run(_migrate(args))

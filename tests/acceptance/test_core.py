@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 import httpx
 
+import outlast
 from tests.acceptance.conftest import MakeApp, MakeServer
 from tests.acceptance.harness import Server, free_port, wait_for
 
@@ -270,3 +271,30 @@ def test_an_event_id_starts_runs_once(
     assert server.get(f"/v1/events/{again[0]}")["id"] == "order-42"
     server.wait_run(again[1], timeout=30)
     assert sum(counts(count_file).values()) == 10  # two runs of five steps, not three
+
+
+async def test_client_send_async_and_sync_reach_the_server(
+    make_server: MakeServer, make_app: MakeApp, tmp_path: Path
+) -> None:
+    server, _, _ = start(make_server, make_app, tmp_path, {})
+    client = outlast.Client("sender", dev=server.url)
+    [one] = await client.send(outlast.Event(name="test/crash", data={"via": "async"}))
+    batch = await asyncio.to_thread(
+        client.send_sync, [{"name": "test/crash", "data": {"via": "sync"}}] * 2
+    )
+    assert len(batch) == 2 and len(set(batch)) == 2
+    for event_id in (one, *batch):
+        assert (await asyncio.to_thread(server.wait_run, event_id))["output"] == 15
+    stored = await asyncio.to_thread(server.get, f"/v1/events/{one}")
+    assert stored["data"] == {"via": "async"}
+
+
+def test_a_step_output_over_4_mb_fails_the_step_clearly(
+    make_server: MakeServer, make_app: MakeApp, tmp_path: Path
+) -> None:
+    server, _, _ = start(make_server, make_app, tmp_path, {})
+    [event_id] = server.send({"name": "test/huge"})
+    run = server.wait_run(event_id, timeout=30)
+    assert run["output"] == ("OutputTooLarge: step output is 5242882 bytes; the limit is 4194304")
+    [step] = run["steps"]
+    assert step["status"] == "failed" and step["attempts"] == 1

@@ -223,3 +223,21 @@ async def test_two_workers_never_lease_the_same_item(store: Store) -> None:
 
     await asyncio.gather(worker("a"), worker("b"), worker("c"))
     assert len(taken) == 200 and len(set(taken)) == 200
+
+
+async def test_list_runs_filters_by_function_and_status_newest_first(store: Store) -> None:
+    async with store.tx() as s:
+        await s.create_runs(
+            [NewRun(run_record(f"r{i}", fn="a" if i < 3 else "b")) for i in range(5)]
+        )
+        assert await s.start_run("r1", 2000)
+        assert not await s.start_run("r1", 3000)  # already started
+        await s.finish_run("r2", RunStatus.COMPLETED, 4000, output=1)
+    async with store.read() as r:
+        assert [x.id for x in await r.list_runs()] == ["r4", "r3", "r2", "r1", "r0"]
+        assert [x.id for x in await r.list_runs(function_id="a", limit=2)] == ["r2", "r1"]
+        # "Running" (the REST API's name for queued and running runs) covers both.
+        running = await r.list_runs(function_id="a", status=RunStatus.RUNNING)
+        assert [x.id for x in running] == ["r1", "r0"]
+        assert [x.id for x in await r.list_runs(status=RunStatus.COMPLETED)] == ["r2"]
+        assert [x.id for x in await r.list_runs(before="r3")] == ["r2", "r1", "r0"]

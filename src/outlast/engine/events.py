@@ -66,8 +66,11 @@ def normalise(raw: Any, internal_id: str, now: int, max_bytes: int) -> EventReco
         "ts": ts,
         "user": user,
     }
-    if raw.get("v") is not None:
-        payload["v"] = str(raw["v"])
+    version = raw.get("v")
+    if version is not None:
+        if not isinstance(version, str):
+            raise InvalidEvent("event v (the payload version) must be a string")
+        payload["v"] = version
     if len(jsonutil.dumps(payload)) > max_bytes:
         raise InvalidEvent(f"event is larger than the limit of {max_bytes} bytes")
     return EventRecord(internal_id=internal_id, name=name, payload=payload, received_at=now)

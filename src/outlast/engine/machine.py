@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from outlast.domain import (
@@ -21,14 +20,13 @@ from outlast.domain import (
     WaitKind,
 )
 from outlast.engine import events as ev
-from outlast.engine import timeouts
+from outlast.engine import pauses, timeouts
 from outlast.engine.backoff import retry_delay_ms
 from outlast.engine.caller import CallResult
 from outlast.engine.config import FunctionSpec
-from outlast.engine.expressions import ExpressionError, compile_expression, match_to_expression
 from outlast.engine.registry import Registry
-from outlast.protocol import durations, ids
-from outlast.protocol.ops import Opcode
+from outlast.protocol import durations, ids, jsonutil
+from outlast.protocol.ops import MAX_STEP_OUTPUT_BYTES, Opcode
 from outlast.store import NewItem, NewRun, Session
 
 log = logging.getLogger(__name__)
@@ -49,7 +47,7 @@ def _step_key(run_id: str, step: str) -> str:
 
 
 def _resume_key(run_id: str, step: str) -> str:
-    return f"resume:{run_id}:{step}"
+    return pauses.resume_key(run_id, step)
 
 
 def _error(name: str, message: str) -> dict[str, Any]:
@@ -341,16 +339,25 @@ class Machine:
                 continue
             if code in (Opcode.STEP_RUN, Opcode.STEP, Opcode.AI_GATEWAY):
                 data = op.get("data")
+                size = len(jsonutil.dumps(data))
+                # An output over the limit would fail the same way again: no retry.
+                too_big: dict[str, Any] | None = None
+                if size > MAX_STEP_OUTPUT_BYTES:
+                    limit = MAX_STEP_OUTPUT_BYTES
+                    too_big = _error(
+                        "OutputTooLarge", f"step output is {size} bytes; the limit is {limit}"
+                    )
                 await s.complete_step(
                     run.id,
                     step,
                     name=name,
                     op=code,
-                    memo={"data": data},
-                    status=StepStatus.COMPLETED,
+                    memo={"error": too_big} if too_big else {"data": data},
+                    status=StepStatus.FAILED if too_big else StepStatus.COMPLETED,
                     now=now,
                     started_at=started_at,
                     attempts=item.attempt + 1,
+                    error=too_big,
                 )
                 progressed = True
             elif code in (Opcode.STEP_ERROR, Opcode.STEP_FAILED):
@@ -390,14 +397,22 @@ class Machine:
                         )
                     ]
                 )
-            elif code == Opcode.SLEEP:
-                await self._sleep(s, run.id, step, name, op, now)
-            elif code == Opcode.WAIT_FOR_EVENT:
-                await self._wait_for_event(s, run, step, name, op, now)
+            elif code in (Opcode.SLEEP, Opcode.WAIT_FOR_EVENT):
+                pause = pauses.sleep if code == Opcode.SLEEP else pauses.wait_for_event
+                problem = await pause(s, run, step, name, op, now)
+                if problem is not None:
+                    await self._fail_step(s, run.id, step, name, code, problem, now)
             elif code == Opcode.INVOKE:
                 await self._invoke(s, run, step, name, opts, now)
             else:
-                log.warning("unknown op", extra={"op": code, "run_id": run.id})
+                # Ignoring it would leave the run waiting forever: fail it, saying why.
+                log.warning("unsupported op", extra={"op": code, "run_id": run.id})
+                await s.delete_item(item.id)
+                err = _error(
+                    "UnsupportedOp", f"the app sent op {code!r}, which Outlast does not support"
+                )
+                await self.finish(s, run, RunStatus.FAILED, now, error=err)
+                return None
         if not retrying:
             await s.delete_item(item.id)
         if retrying:
@@ -474,81 +489,6 @@ class Machine:
         )
         await s.enqueue([NewItem(QueueKind.DISCOVER, run_id, now)])
 
-    async def _sleep(
-        self, s: Session, run_id: str, step: str, name: Any, op: dict[str, Any], now: int
-    ) -> None:
-        opts = op.get("opts") or {}
-        target = opts.get("duration") or op.get("name") or ""
-        wake = _wake_time(str(target), now)
-        if wake is None:
-            err = _error("InvalidSleep", f"cannot sleep for {target!r}")
-            await self._fail_step(s, run_id, step, name, Opcode.SLEEP.value, err, now)
-            return
-        await s.upsert_step(
-            run_id, step, name=name, op=Opcode.SLEEP.value, status=StepStatus.SLEEPING, now=now
-        )
-        await s.enqueue(
-            [
-                NewItem(
-                    QueueKind.RESUME, run_id, wake, step=step, dedupe_key=_resume_key(run_id, step)
-                )
-            ]
-        )
-
-    async def _wait_for_event(
-        self, s: Session, run: RunRecord, step: str, name: Any, op: dict[str, Any], now: int
-    ) -> None:
-        opts = op.get("opts") or {}
-        event_name = str(opts.get("event") or op.get("name") or "")
-        expression = opts.get("if")
-        if opts.get("match"):
-            matched = match_to_expression(str(opts["match"]))
-            expression = f"({expression}) && ({matched})" if expression else matched
-        try:
-            timeout_ms = durations.parse_ms(opts.get("timeout") or "0")
-            if expression:
-                compile_expression(str(expression))
-        except (durations.DurationError, ExpressionError) as exc:
-            err = _error("InvalidWait", str(exc))
-            await self._fail_step(s, run.id, step, name, Opcode.WAIT_FOR_EVENT.value, err, now)
-            return
-        expires = now + timeout_ms
-        await s.upsert_step(
-            run.id,
-            step,
-            name=name,
-            op=Opcode.WAIT_FOR_EVENT.value,
-            status=StepStatus.WAITING,
-            now=now,
-        )
-        await s.insert_waits(
-            [
-                Wait(
-                    id=0,
-                    run_id=run.id,
-                    kind=WaitKind.WAIT,
-                    step=step,
-                    event_name=event_name,
-                    expression=str(expression) if expression else None,
-                    event=run.events[0] if run.events else None,
-                    correlation_id=None,
-                    expires_at=expires,
-                )
-            ]
-        )
-        await s.enqueue(
-            [
-                NewItem(
-                    QueueKind.RESUME,
-                    run.id,
-                    expires,
-                    step=step,
-                    payload={"wait": True, "memo": None},
-                    dedupe_key=_resume_key(run.id, step),
-                )
-            ]
-        )
-
     async def _invoke(
         self, s: Session, run: RunRecord, step: str, name: Any, opts: dict[str, Any], now: int
     ) -> None:
@@ -620,17 +560,3 @@ def cron_item(function_id: str, cron: str, tick: int) -> NewItem:
         payload={"function_id": function_id, "cron": cron, "tick": tick},
         dedupe_key=f"cron:{function_id}:{cron}:{tick}",
     )
-
-
-def _wake_time(target: str, now: int) -> int | None:
-    try:
-        return now + durations.parse_ms(target)
-    except durations.DurationError:
-        pass
-    try:
-        dt = datetime.fromisoformat(target.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if dt.tzinfo is None:
-        return None
-    return int(dt.timestamp() * 1000)

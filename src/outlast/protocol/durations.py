@@ -14,6 +14,9 @@ _UNITS_MS = {
     "w": 7 * 86_400_000,
 }
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
+#: Longest duration accepted anywhere (100 years): far beyond every limit the server
+#: enforces, yet small enough that ``now + duration`` fits a 64-bit column.
+MAX_DURATION_MS = 36_500 * 86_400_000
 
 
 class DurationError(ValueError):
@@ -27,12 +30,12 @@ def parse_ms(text: str | int | float) -> int:
     if isinstance(text, int | float):
         if text < 0:
             raise DurationError(f"negative duration {text!r}")
-        return int(text)
+        return _bounded(text, text)
     s = text.strip().replace(" ", "")
     if not s:
         raise DurationError("empty duration")
     if s.isdigit():
-        return int(s)
+        return _bounded(float(s) if len(s) > 30 else int(s), text)
     pos = 0
     total = 0.0
     for m in _PART.finditer(s):
@@ -42,7 +45,19 @@ def parse_ms(text: str | int | float) -> int:
         pos = m.end()
     if pos != len(s) or pos == 0:
         raise DurationError(f"invalid duration {text!r}")
-    return int(total)
+    return _bounded(total, text)
+
+
+def _bounded(ms: float, text: str | int | float) -> int:
+    if ms != ms:  # nan
+        raise DurationError("invalid duration nan")
+    if ms > MAX_DURATION_MS:
+        limit = f"{MAX_DURATION_MS // 86_400_000}d"
+        if not isinstance(text, str):  # str() of a huge int may itself fail: not echoed back
+            raise DurationError(f"duration is longer than {limit}")
+        shown = text if len(text) <= 40 else text[:40] + "..."
+        raise DurationError(f"duration {shown!r} is longer than {limit}")
+    return int(ms)
 
 
 def parse(text: str | int | float) -> timedelta:

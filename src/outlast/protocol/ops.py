@@ -57,6 +57,8 @@ EVENT_CRON = "inngest/scheduled.timer"
 
 #: Default maximum size of one event and of a request body, in bytes.
 DEFAULT_MAX_EVENT_BYTES = 512 * 1024
+#: The largest --max-event-bytes a server accepts.
+MAX_EVENT_BYTES_CAP = 3 * 1024 * 1024
 MAX_EVENTS_PER_REQUEST = 5000
 MAX_EVENT_NAME_LENGTH = 256
 MAX_STEP_OUTPUT_BYTES = 4 * 1024 * 1024

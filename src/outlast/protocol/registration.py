@@ -7,9 +7,9 @@ Durations stay strings here; the server parses and bounds them.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
 
 from outlast.protocol import ops
 
@@ -34,6 +34,20 @@ class EventTrigger(_Model):
 class CronTrigger(_Model):
     cron: str = Field(min_length=1)
     jitter: Duration | None = None
+
+
+def _trigger_kind(value: Any) -> str:
+    # A trigger is a cron trigger when it has ``cron``: errors then speak of that shape only,
+    # rather than of both members of the union.
+    if isinstance(value, dict):
+        return "CronTrigger" if "cron" in value else "EventTrigger"
+    return "CronTrigger" if isinstance(value, CronTrigger) else "EventTrigger"
+
+
+Trigger = Annotated[
+    Annotated[EventTrigger, Tag("EventTrigger")] | Annotated[CronTrigger, Tag("CronTrigger")],
+    Discriminator(_trigger_kind),
+]
 
 
 class Retries(_Model):
@@ -108,7 +122,7 @@ class Singleton(_Model):
 class FunctionConfig(_Model):
     id: str = Field(min_length=1)
     name: str | None = None
-    triggers: list[EventTrigger | CronTrigger] = Field(min_length=1)
+    triggers: list[Trigger] = Field(min_length=1)
     steps: dict[str, Step] = Field(min_length=1)
     concurrency: int | list[Concurrency] | None = None
     throttle: Throttle | None = None
@@ -160,4 +174,5 @@ class RegisterRequest(_Lenient):
     app_version: str | None = Field(
         default=None, validation_alias=AliasChoices("appVersion", "app_version")
     )
-    functions: list[FunctionConfig] = Field(default_factory=list)
+    #: Required (an app with no functions sends ``[]``): a body without it is not a sync.
+    functions: list[FunctionConfig]

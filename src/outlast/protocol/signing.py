@@ -30,8 +30,18 @@ def hash_key(key: str) -> str:
     try:
         raw = bytes.fromhex(body)
     except ValueError:
-        raw = body.encode()
+        raw = _utf8(body)
     return prefix + hashlib.sha256(raw).hexdigest()
+
+
+def same_secret(given: str, expected: str) -> bool:
+    """Constant-time comparison that, unlike ``hmac.compare_digest`` on ``str``, also
+    accepts non-ASCII input (a header or URL can carry anything)."""
+    return hmac.compare_digest(_utf8(given), _utf8(expected))
+
+
+def _utf8(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")
 
 
 def bearer_matches(token: str, signing_keys: list[str]) -> bool:
@@ -40,7 +50,7 @@ def bearer_matches(token: str, signing_keys: list[str]) -> bool:
     for key in signing_keys:
         plain = strip_prefix(key)
         hashed = strip_prefix(hash_key(key))
-        if hmac.compare_digest(t, plain) or hmac.compare_digest(t, hashed):
+        if same_secret(t, plain) or same_secret(t, hashed):
             return True
     return False
 
@@ -72,6 +82,6 @@ def verify(body: bytes, header: str | None, keys: list[str], now: float | None =
     if abs(current - ts) > MAX_SKEW_SECONDS:
         raise SignatureError("signature timestamp is too old or in the future")
     for key in keys:
-        if hmac.compare_digest(sig, _mac(body, key, ts)):
+        if same_secret(sig, _mac(body, key, ts)):
             return
     raise SignatureError("signature does not match")

@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -13,12 +14,31 @@ from starlette.routing import Route
 from outlast.engine.runtime import Engine
 from outlast.server import events_api, register, rest
 from outlast.server.discovery import Discovery
-from outlast.server.responses import json_response
+from outlast.server.responses import error, json_response
 from outlast.server.settings import ServerSettings
 
 
 async def health(request: Request) -> Response:
     return json_response({"status": 200, "message": "OK"})
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own errors (unknown route, wrong method) as JSON, like every other answer."""
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        message = f"no such route: {request.method} {request.url.path}"
+    elif exc.status_code == 405:
+        message = f"method {request.method} is not allowed on {request.url.path}"
+    else:
+        message = str(exc.detail)
+    response = error(message, exc.status_code)
+    response.headers.update(exc.headers or {})
+    return response
+
+
+async def internal_error(request: Request, exc: Exception) -> Response:
+    """A bug: answered as JSON; the traceback is logged by the server."""
+    return error("internal server error", 500)
 
 
 def create_app(engine: Engine, settings: ServerSettings) -> Starlette:
@@ -53,7 +73,11 @@ def create_app(engine: Engine, settings: ServerSettings) -> Starlette:
         Route("/v1/runs/{run_id}", rest.get_run, methods=["GET"]),
         Route("/v1/runs/{run_id}", rest.cancel_run, methods=["DELETE"]),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={HTTPException: http_error, Exception: internal_error},
+    )
     app.state.engine = engine
     app.state.settings = settings
     return app

@@ -15,9 +15,16 @@ def bearer(request: Request) -> str | None:
     return None
 
 
-def signing_key_ok(request: Request, settings: ServerSettings) -> bool:
-    """Dev mode lets everyone in; self-hosted mode wants the signing key (plain or hashed)."""
+def signing_key_problem(request: Request, settings: ServerSettings) -> str | None:
+    """Why the request may not call a signed route, or None when it may.
+
+    Dev mode lets everyone in; self-hosted mode wants the signing key (plain or hashed).
+    """
     if settings.dev:
-        return True
+        return None
     token = bearer(request)
-    return token is not None and signing.bearer_matches(token, settings.signing_keys)
+    if not token:
+        return "missing signing key: send 'Authorization: Bearer <hashed signing key>'"
+    if not signing.bearer_matches(token, settings.signing_keys):
+        return "invalid signing key: the Bearer token matches no signing key of this server"
+    return None

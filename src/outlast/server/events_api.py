@@ -6,7 +6,6 @@ before it are kept. An answer of 200 means the events are committed to the store
 
 from __future__ import annotations
 
-import hmac
 import logging
 from typing import Any
 
@@ -17,6 +16,7 @@ from outlast.engine.events import InvalidEvent, normalise
 from outlast.engine.runtime import Engine
 from outlast.protocol import ids, jsonutil
 from outlast.protocol.ops import MAX_EVENTS_PER_REQUEST, Header
+from outlast.protocol.signing import same_secret
 from outlast.server.responses import BodyTooLarge, json_response, read_body
 from outlast.server.settings import ServerSettings
 
@@ -35,7 +35,7 @@ def key_error(key: str, settings: ServerSettings) -> Response | None:
         return None
     if not settings.event_keys:
         return json_response({"error": "no event keys are configured", "status": 503}, 503)
-    if not any(hmac.compare_digest(key, k) for k in settings.event_keys):
+    if not any(same_secret(key, k) for k in settings.event_keys):
         return json_response({"error": "Event key not found", "status": 401}, 401)
     return None
 
@@ -54,6 +54,13 @@ async def post_events(request: Request) -> Response:
         body = jsonutil.loads(raw)
     except ValueError:
         return _answer([], 400, "request body is not valid JSON")
+    if not isinstance(body, dict | list):
+        return _answer(
+            [],
+            400,
+            "request body must be an event (a JSON object) or an array of events, "
+            f"got {json_type(body)}",
+        )
     items = body if isinstance(body, list) else [body]
     if len(items) > MAX_EVENTS_PER_REQUEST:
         return _answer([], 400, f"more than {MAX_EVENTS_PER_REQUEST} events in one request")
@@ -63,6 +70,7 @@ async def post_events(request: Request) -> Response:
     problem: str | None = None
     for i, (item, iid) in enumerate(zip(items, internal, strict=True)):
         try:
+            _check_shape(item)
             records.append(normalise(item, iid, now, settings.max_event_bytes))
         except InvalidEvent as exc:
             problem = f"event {i}: {exc}"
@@ -72,6 +80,41 @@ async def post_events(request: Request) -> Response:
     if problem is not None:
         return _answer(accepted, 400, problem)
     return _answer(accepted, 200)
+
+
+def json_type(value: Any) -> str:
+    """How a JSON value is called in an error message."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
+
+
+def _check_shape(item: Any) -> None:
+    """The checks that come before :func:`normalise`'s, with messages naming the problem.
+
+    NUL characters are refused in the values stored outside JSON (name and id): they are
+    valid JSON but PostgreSQL text cannot hold them.
+    """
+    if not isinstance(item, dict):
+        raise InvalidEvent(f"an event must be a JSON object, got {json_type(item)}")
+    if "name" not in item or item["name"] is None:
+        raise InvalidEvent("event has no name (the 'name' field is required)")
+    name = item["name"]
+    if not isinstance(name, str):
+        raise InvalidEvent(f"event name must be a string, got {json_type(name)}")
+    if "\x00" in name:
+        raise InvalidEvent("event name must not contain NUL characters")
+    event_id = item.get("id")
+    if isinstance(event_id, str) and "\x00" in event_id:
+        raise InvalidEvent("event id must not contain NUL characters")
 
 
 def _internal_ids(seed: str | None, count: int, now: int) -> list[str]:

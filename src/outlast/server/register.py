@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -14,7 +16,7 @@ from outlast.engine.runtime import Engine
 from outlast.protocol import ids, jsonutil
 from outlast.protocol.ops import Header
 from outlast.protocol.registration import RegisterRequest
-from outlast.server.auth import signing_key_ok
+from outlast.server.auth import signing_key_problem
 from outlast.server.responses import BodyTooLarge, error, json_response, read_body
 from outlast.server.settings import ServerSettings
 
@@ -24,20 +26,83 @@ log = logging.getLogger(__name__)
 MAX_SYNC_BYTES = 16 * 1024 * 1024
 
 
-def describe_validation(exc: ValidationError) -> str:
-    """One line per problem, naming the field path: readable in a 400 answer."""
-    parts = []
-    for err in exc.errors()[:10]:
-        where = ".".join(str(p) for p in err["loc"])
-        parts.append(f"{where}: {err['msg']}")
-    return "; ".join(parts)
+#: How pydantic names a member of a union in an error's location ("str", "list[Concurrency]",
+#: "CronTrigger"): not a field of the input, so left out of the path shown to the user.
+_UNION_MEMBER = re.compile(r"^(str|int|float|bool|none|list\[.*\]|dict\[.*\]|[A-Z]\w*)$")
+
+
+def _path(parts: Sequence[str | int]) -> str:
+    """``["steps", "step", "retries"]`` → ``steps.step.retries``; ``[..., 0]`` → ``[0]``."""
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _where(body: dict[str, Any], loc: Sequence[str | int]) -> str:
+    """A location in the sync body as the user knows it: ``function 'app-fn': triggers[0].cron``."""
+    parts: list[str | int] = []
+    node: Any = body
+    for part in loc:
+        is_key = isinstance(node, dict) and part in node
+        if isinstance(part, str) and not is_key and _UNION_MEMBER.match(part):
+            continue
+        parts.append(part)
+        if is_key or (isinstance(node, list) and isinstance(part, int) and part < len(node)):
+            node = node[part]
+        else:
+            node = None
+    if len(parts) >= 2 and parts[0] == "functions" and isinstance(parts[1], int):
+        fn = body["functions"][parts[1]] if isinstance(body.get("functions"), list) else None
+        fn_id = fn.get("id") if isinstance(fn, dict) else None
+        name = f"functions[{parts[1]}]"
+        if isinstance(fn_id, str) and fn_id:
+            name = f"function {fn_id!r}"
+        rest = _path(parts[2:])
+        return f"{name}: {rest}" if rest else name
+    return _path(parts) or "body"
+
+
+def describe_validation(exc: ValidationError, body: dict[str, Any]) -> str:
+    """One entry per problem, naming the function and the field: readable in a 400 answer.
+
+    The alternatives of a union (a duration is a string or a number) that failed at the same
+    place are joined with "or".
+    """
+    found: dict[str, list[str]] = {}
+    for err in exc.errors():
+        messages = found.setdefault(_where(body, err["loc"]), [])
+        if err["msg"] not in messages:
+            messages.append(err["msg"])
+    return "; ".join(f"{where}: {' or '.join(msgs)}" for where, msgs in list(found.items())[:10])
+
+
+def _nul_path(value: Any, loc: tuple[str | int, ...] = ()) -> tuple[str | int, ...] | None:
+    """Where the first NUL character of a JSON value is (PostgreSQL text cannot hold one)."""
+    if isinstance(value, str):
+        return loc if "\x00" in value else None
+    if isinstance(value, list):
+        items: Iterable[tuple[str | int, Any]] = enumerate(value)
+    elif isinstance(value, dict):
+        for key in value:
+            if "\x00" in key:
+                return (*loc, key)
+        items = value.items()
+    else:
+        return None
+    for key, item in items:
+        found = _nul_path(item, (*loc, key))
+        if found is not None:
+            return found
+    return None
 
 
 async def register(request: Request) -> Response:
     settings: ServerSettings = request.app.state.settings
     engine: Engine = request.app.state.engine
-    if not signing_key_ok(request, settings):
-        return error("invalid or missing signing key", 401)
+    denied = signing_key_problem(request, settings)
+    if denied is not None:
+        return error(denied, 401)
     expected = request.headers.get(Header.EXPECTED_SERVER_KIND)
     if expected and expected != settings.kind.value:
         return error(f"Expected server kind {expected}, got {settings.kind.value}", 400)
@@ -50,10 +115,13 @@ async def register(request: Request) -> Response:
         return error("sync body is not valid JSON", 400)
     if not isinstance(body, dict):
         return error("sync body must be a JSON object", 400)
+    nul = _nul_path(body)
+    if nul is not None:
+        return error(f"invalid sync: {_where(body, nul)}: must not contain NUL characters", 400)
     try:
         req = RegisterRequest.model_validate(body)
     except ValidationError as exc:
-        return error(f"invalid sync: {describe_validation(exc)}", 400)
+        return error(f"invalid sync: {describe_validation(exc, body)}", 400)
     raw_functions: list[dict[str, Any]] = list(body.get("functions") or [])
     seen: set[str] = set()
     for fn in req.functions:
@@ -82,8 +150,9 @@ async def register(request: Request) -> Response:
 async def remove(request: Request) -> Response:
     settings: ServerSettings = request.app.state.settings
     engine: Engine = request.app.state.engine
-    if not signing_key_ok(request, settings):
-        return error("invalid or missing signing key", 401)
+    denied = signing_key_problem(request, settings)
+    if denied is not None:
+        return error(denied, 401)
     try:
         body = jsonutil.loads(await read_body(request, MAX_SYNC_BYTES))
     except (BodyTooLarge, ValueError):

@@ -20,14 +20,21 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     )
 
 
+#: Error messages quote what was sent (an expression, a name); this keeps them readable.
+MAX_ERROR_CHARS = 1000
+
+
 def error(message: str, status: int) -> Response:
+    if len(message) > MAX_ERROR_CHARS:
+        message = message[:MAX_ERROR_CHARS] + "..."
     return json_response({"error": message, "status": status}, status)
 
 
 async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refusing (without reading it all) one over ``limit`` bytes."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    digits = declared is not None and declared.isascii() and declared.isdigit()
+    if declared is not None and digits and (len(declared) > 18 or int(declared) > limit):
         raise BodyTooLarge
     chunks: list[bytes] = []
     size = 0

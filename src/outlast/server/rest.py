@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from outlast.domain import EventRecord, RunRecord, RunStatus, StepRecord
 from outlast.engine.runtime import Engine
-from outlast.server.auth import signing_key_ok
+from outlast.server.auth import signing_key_problem
 from outlast.server.responses import error, json_response
 from outlast.server.settings import ServerSettings
 
@@ -82,15 +82,21 @@ def envelope(data: Any) -> Response:
 def _ctx(request: Request) -> tuple[Engine, Response | None]:
     settings: ServerSettings = request.app.state.settings
     engine: Engine = request.app.state.engine
-    if not signing_key_ok(request, settings):
-        return engine, error("invalid or missing signing key", 401)
+    denied = signing_key_problem(request, settings)
+    if denied is not None:
+        return engine, error(denied, 401)
+    # Valid in a URL, but no id or name holds one, and PostgreSQL text cannot.
+    params = [*request.path_params.values(), *request.query_params.values()]
+    if any("\x00" in str(v) for v in params):
+        return engine, error("URL parameters must not contain NUL characters", 400)
     return engine, None
 
 
 def _limit(request: Request) -> int | Response:
     raw = request.query_params.get("limit", "50")
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
-        return error(f"limit must be a whole number from 1 to {MAX_PAGE}", 400)
+    # isdigit() alone admits "²", which int() refuses; a long string cannot be in range.
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 6) or not 1 <= int(raw) <= MAX_PAGE:
+        return error(f"limit must be a whole number from 1 to {MAX_PAGE}, got {raw[:20]!r}", 400)
     return int(raw)
 
 
@@ -143,7 +149,8 @@ async def list_runs(request: Request) -> Response:
         try:
             status = RunStatus(status_raw.lower())
         except ValueError:
-            return error(f"unknown run status {status_raw!r}", 400)
+            known = ", ".join(st.value.capitalize() for st in RunStatus)
+            return error(f"unknown run status {status_raw[:40]!r}; expected one of {known}", 400)
     async with engine.store.read() as r:
         runs = await r.list_runs(
             function_id=request.query_params.get("function_id"),

@@ -310,13 +310,17 @@ class Session:
         before: str | None = None,
         limit: int = 50,
     ) -> list[RunRecord]:
+        """Newest first. RUNNING includes QUEUED runs, as the REST API shows both as Running."""
         sql = f"SELECT {_RUN_COLS} FROM runs"
         where: list[str] = []
         args: list[Any] = []
         if function_id is not None:
             where.append("function_id = ?")
             args.append(function_id)
-        if status is not None:
+        if status is RunStatus.RUNNING:
+            where.append("status IN (?, ?)")
+            args += [RunStatus.RUNNING.value, RunStatus.QUEUED.value]
+        elif status is not None:
             where.append("status = ?")
             args.append(status.value)
         if before is not None:

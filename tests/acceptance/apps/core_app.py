@@ -184,7 +184,17 @@ async def bounded(ctx: outlast.Context) -> str:
     return "finished"
 
 
+@client.function(id="huge", trigger=outlast.TriggerEvent(event="test/huge"))
+async def huge(ctx: outlast.Context) -> str:
+    try:
+        await ctx.step.run("too-big", lambda: "x" * (5 * 1024 * 1024))
+    except outlast.StepError as err:
+        return f"{err.name}: {err.message}"
+    return "stored"
+
+
 FUNCTIONS = [
+    huge,
     bounded,
     five_steps,
     crash_steps,
