@@ -298,3 +298,20 @@ def test_a_step_output_over_4_mb_fails_the_step_clearly(
     assert run["output"] == ("OutputTooLarge: step output is 5242882 bytes; the limit is 4194304")
     [step] = run["steps"]
     assert step["status"] == "failed" and step["attempts"] == 1
+
+
+def test_a_wait_takes_an_event_that_came_before_it_was_registered(
+    make_server: MakeServer, make_app: MakeApp, tmp_path: Path, backend: dict[str, Any]
+) -> None:
+    # Both events in one request: the second is stored before the app has even been
+    # called, so before the run registers its wait. It still counts (not its own trigger).
+    server, _, _ = start(make_server, make_app, tmp_path, backend)
+    first, second = server.send(
+        [
+            {"name": "test/ask", "data": {"thread": 1, "text": "question"}},
+            {"name": "test/ask", "data": {"thread": 1, "text": "answer"}},
+        ]
+    )
+    assert server.wait_run(first, timeout=30)["output"] == "answer"
+    # The second event started a run too, whose wait finds nothing newer: it times out.
+    assert server.wait_run(second, timeout=30)["output"] is None

@@ -402,6 +402,10 @@ class Machine:
                 problem = await pause(s, run, step, name, op, now)
                 if problem is not None:
                     await self._fail_step(s, run.id, step, name, code, problem, now)
+                elif code == Opcode.WAIT_FOR_EVENT:
+                    early = await pauses.missed_event(s, run, step)
+                    if early is not None:
+                        await self.resolve_wait(s, run.id, step, early, now)
             elif code == Opcode.INVOKE:
                 await self._invoke(s, run, step, name, opts, now)
             else:

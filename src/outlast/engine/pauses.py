@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from outlast.domain import QueueKind, RunRecord, StepStatus, Wait, WaitKind
+from outlast.engine import events
 from outlast.engine.expressions import ExpressionError, compile_expression, match_to_expression
 from outlast.protocol import durations
 from outlast.protocol.ops import Opcode
@@ -43,7 +44,10 @@ async def sleep(
 async def wait_for_event(
     s: Session, run: RunRecord, step: str, name: Any, op: dict[str, Any], now: int
 ) -> dict[str, Any] | None:
-    """A ``WaitForEvent`` op: register the wait and a timer that resumes the run with null."""
+    """A ``WaitForEvent`` op: register the wait and a timer that resumes the run with null.
+
+    See :func:`missed_event` for events that came while the app was deciding to wait.
+    """
     opts = op.get("opts") or {}
     event_name = str(opts.get("event") or op.get("name") or "")
     expression = opts.get("if")
@@ -65,21 +69,18 @@ async def wait_for_event(
         status=StepStatus.WAITING,
         now=now,
     )
-    await s.insert_waits(
-        [
-            Wait(
-                id=0,
-                run_id=run.id,
-                kind=WaitKind.WAIT,
-                step=step,
-                event_name=event_name,
-                expression=str(expression) if expression else None,
-                event=run.events[0] if run.events else None,
-                correlation_id=None,
-                expires_at=expires,
-            )
-        ]
+    wait = Wait(
+        id=0,
+        run_id=run.id,
+        kind=WaitKind.WAIT,
+        step=step,
+        event_name=event_name,
+        expression=str(expression) if expression else None,
+        event=run.events[0] if run.events else None,
+        correlation_id=None,
+        expires_at=expires,
     )
+    await s.insert_waits([wait])
     await s.enqueue(
         [
             NewItem(
@@ -92,6 +93,40 @@ async def wait_for_event(
             )
         ]
     )
+    return None
+
+
+#: How many events of the awaited name ``missed_event`` looks at, at most.
+CATCH_UP_LIMIT = 1000
+
+
+async def missed_event(s: Session, run: RunRecord, step: str) -> dict[str, Any] | None:
+    """The first event matching the step's new wait that came after the step before it.
+
+    The app answers with a wait some time after the previous step finished (or, for a
+    first step, after the run was triggered). An event ingested in between found no wait
+    to resolve; taking it here makes the wait's registration as good as atomic with the
+    step before it. (Inngest misses such events: a known complaint of its users.)
+    """
+    wait = await s.wait_of_step(run.id, step)
+    if wait is None or wait.event_name is None:
+        return None
+    last_end = await s.last_step_end(run.id)
+    # Before the first step, "after the trigger" also orders events of one request (their
+    # ids increase in the order sent): an event sent after the trigger in the same batch counts.
+    after = (last_end if last_end is not None else run.queued_at, "")
+    if last_end is None and run.event_id is not None:
+        trigger = await s.get_event(run.event_id)
+        if trigger is not None:
+            after = (trigger.received_at, trigger.internal_id)
+    own = {e.get("id") for e in run.events} | {run.event_id}
+    for rec in await s.events_named_since(wait.event_name, after[0], CATCH_UP_LIMIT):
+        if rec.internal_id in own or rec.payload.get("id") in own:
+            continue  # a run never waits for the event that started it
+        if (rec.received_at, rec.internal_id) < after:
+            continue
+        if events.wait_matches(wait, rec.payload):
+            return rec.payload
     return None
 
 

@@ -56,6 +56,14 @@ def make_event_id_seed() -> str:
     return f"{now_ms()},{base64.b64encode(os.urandom(10)).decode()}"
 
 
+def monotonic_ulids(ms: int, count: int) -> list[str]:
+    """``count`` ULIDs at ``ms`` that sort in the order given (the events of one request)."""
+    entropy = bytearray(os.urandom(10))
+    entropy[6] &= 0x7F  # room for the counter: it never wraps within a request
+    seed = f"{ms},{base64.b64encode(bytes(entropy)).decode()}"
+    return seeded_ulids(seed, count)
+
+
 def seeded_ulids(seed: str, count: int) -> list[str]:
     """Deterministic ULIDs for ``count`` events from an id-seed header.
 

@@ -123,4 +123,4 @@ def _internal_ids(seed: str | None, count: int, now: int) -> list[str]:
             return ids.seeded_ulids(seed, count)
         except ids.SeedError:
             log.warning("ignoring a malformed event id seed", extra={"seed": seed[:100]})
-    return [ids.ulid_at(now) for _ in range(count)]
+    return ids.monotonic_ulids(now, count)

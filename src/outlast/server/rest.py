@@ -3,6 +3,7 @@ call when a run's state is too large to send (``use_api``)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -79,17 +80,32 @@ def envelope(data: Any) -> Response:
     )
 
 
-def _ctx(request: Request) -> tuple[Engine, Response | None]:
+def _checked(request: Request) -> Response | None:
+    """A 401 without the right Bearer key (start mode), a 400 for NUL bytes, else None."""
     settings: ServerSettings = request.app.state.settings
-    engine: Engine = request.app.state.engine
     denied = signing_key_problem(request, settings)
     if denied is not None:
-        return engine, error(denied, 401)
+        return error(denied, 401)
     # Valid in a URL, but no id or name holds one, and PostgreSQL text cannot.
     params = [*request.path_params.values(), *request.query_params.values()]
     if any("\x00" in str(v) for v in params):
-        return engine, error("URL parameters must not contain NUL characters", 400)
-    return engine, None
+        return error("URL parameters must not contain NUL characters", 400)
+    return None
+
+
+def api(
+    handler: Callable[[Request, Engine], Awaitable[Response]],
+) -> Callable[[Request], Awaitable[Response]]:
+    """An endpoint of this API: checks the request, then calls ``handler(request, engine)``."""
+
+    async def endpoint(request: Request) -> Response:
+        problem = _checked(request)
+        if problem is not None:
+            return problem
+        return await handler(request, request.app.state.engine)
+
+    endpoint.__name__ = handler.__name__
+    return endpoint
 
 
 def _limit(request: Request) -> int | Response:
@@ -100,10 +116,22 @@ def _limit(request: Request) -> int | Response:
     return int(raw)
 
 
-async def list_events(request: Request) -> Response:
-    engine, denied = _ctx(request)
-    if denied:
-        return denied
+def _status(request: Request) -> RunStatus | Response | None:
+    raw = request.query_params.get("status")
+    if not raw:
+        return None
+    try:
+        return RunStatus(raw.lower())
+    except ValueError:
+        known = ", ".join(st.value.capitalize() for st in RunStatus)
+        return error(f"unknown run status {raw[:40]!r}; expected one of {known}", 400)
+
+
+RUN_NOT_FOUND = "run not found"
+
+
+@api
+async def list_events(request: Request, engine: Engine) -> Response:
     limit = _limit(request)
     if isinstance(limit, Response):
         return limit
@@ -116,10 +144,8 @@ async def list_events(request: Request) -> Response:
     return envelope([event_json(e) for e in events])
 
 
-async def get_event(request: Request) -> Response:
-    engine, denied = _ctx(request)
-    if denied:
-        return denied
+@api
+async def get_event(request: Request, engine: Engine) -> Response:
     async with engine.store.read() as r:
         event = await r.get_event(request.path_params["event_id"])
     if event is None:
@@ -127,30 +153,21 @@ async def get_event(request: Request) -> Response:
     return envelope(event_json(event))
 
 
-async def event_runs(request: Request) -> Response:
-    engine, denied = _ctx(request)
-    if denied:
-        return denied
+@api
+async def event_runs(request: Request, engine: Engine) -> Response:
     async with engine.store.read() as r:
         runs = await r.runs_for_event(request.path_params["event_id"])
     return envelope([run_json(run) for run in runs])
 
 
-async def list_runs(request: Request) -> Response:
-    engine, denied = _ctx(request)
-    if denied:
-        return denied
+@api
+async def list_runs(request: Request, engine: Engine) -> Response:
     limit = _limit(request)
     if isinstance(limit, Response):
         return limit
-    status_raw = request.query_params.get("status")
-    status = None
-    if status_raw:
-        try:
-            status = RunStatus(status_raw.lower())
-        except ValueError:
-            known = ", ".join(st.value.capitalize() for st in RunStatus)
-            return error(f"unknown run status {status_raw[:40]!r}; expected one of {known}", 400)
+    status = _status(request)
+    if isinstance(status, Response):
+        return status
     async with engine.store.read() as r:
         runs = await r.list_runs(
             function_id=request.query_params.get("function_id"),
@@ -161,28 +178,24 @@ async def list_runs(request: Request) -> Response:
     return envelope([run_json(run) for run in runs])
 
 
-async def get_run(request: Request) -> Response:
-    engine, denied = _ctx(request)
-    if denied:
-        return denied
+@api
+async def get_run(request: Request, engine: Engine) -> Response:
     run_id = request.path_params["run_id"]
     async with engine.store.read() as r:
         run = await r.get_run(run_id)
         steps = await r.list_steps(run_id) if run else []
     if run is None:
-        return error("run not found", 404)
+        return error(RUN_NOT_FOUND, 404)
     return envelope({**run_json(run), "steps": [step_json(s) for s in steps]})
 
 
-async def cancel_run(request: Request) -> Response:
-    engine, denied = _ctx(request)
-    if denied:
-        return denied
+@api
+async def cancel_run(request: Request, engine: Engine) -> Response:
     run_id = request.path_params["run_id"]
     async with engine.store.read() as r:
         run = await r.get_run(run_id)
     if run is None:
-        return error("run not found", 404)
+        return error(RUN_NOT_FOUND, 404)
     if run.status.finished:
         return error(f"run is already {run.status.api_name.lower()}", 409)
     await engine.cancel_run(run_id)
@@ -192,24 +205,20 @@ async def cancel_run(request: Request) -> Response:
     return envelope(run_json(run))
 
 
-async def run_batch(request: Request) -> Response:
-    engine, denied = _ctx(request)
-    if denied:
-        return denied
+@api
+async def run_batch(request: Request, engine: Engine) -> Response:
     async with engine.store.read() as r:
         run = await r.get_run(request.path_params["run_id"])
     if run is None:
-        return error("run not found", 404)
+        return error(RUN_NOT_FOUND, 404)
     return json_response(run.events)
 
 
-async def run_actions(request: Request) -> Response:
-    engine, denied = _ctx(request)
-    if denied:
-        return denied
+@api
+async def run_actions(request: Request, engine: Engine) -> Response:
     async with engine.store.read() as r:
         run = await r.get_run(request.path_params["run_id"])
         memos = await r.load_memos(run.id) if run else {}
     if run is None:
-        return error("run not found", 404)
+        return error(RUN_NOT_FOUND, 404)
     return json_response(memos)

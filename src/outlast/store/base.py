@@ -251,6 +251,15 @@ class Session:
         args.append(limit)
         return [_event(r) for r in await self.c.fetch(sql, args)]
 
+    async def events_named_since(self, name: str, since: int, limit: int) -> list[EventRecord]:
+        """Events called ``name`` received at or after ``since``, oldest first."""
+        rows = await self.c.fetch(
+            "SELECT internal_id, name, payload, received_at FROM events "
+            "WHERE name = ? AND received_at >= ? ORDER BY received_at, internal_id LIMIT ?",
+            (name, since, limit),
+        )
+        return [_event(r) for r in rows]
+
     # -- runs -----------------------------------------------------------------------------
 
     async def create_runs(self, runs: Iterable[NewRun]) -> list[RunRecord]:
@@ -558,6 +567,21 @@ class Session:
     async def wait_for_correlation(self, correlation_id: str) -> Wait | None:
         r = await self.c.fetchone(
             f"SELECT {_WAIT_COLS} FROM waits WHERE correlation_id = ?", (correlation_id,)
+        )
+        return None if r is None else _wait(r)
+
+    async def last_step_end(self, run_id: str) -> int | None:
+        """When the run's most recently finished step finished (None before any)."""
+        r = await self.c.fetchone(
+            "SELECT MAX(ended_at) FROM steps WHERE run_id = ? AND done = 1", (run_id,)
+        )
+        return None if r is None or r[0] is None else int(r[0])
+
+    async def wait_of_step(self, run_id: str, step_hash: str) -> Wait | None:
+        """The event wait a run's step has registered, if any."""
+        r = await self.c.fetchone(
+            f"SELECT {_WAIT_COLS} FROM waits WHERE run_id = ? AND step = ? AND kind = ?",
+            (run_id, step_hash, WaitKind.WAIT.value),
         )
         return None if r is None else _wait(r)
 

@@ -193,7 +193,16 @@ async def huge(ctx: outlast.Context) -> str:
     return "stored"
 
 
+@client.function(id="quick-reply", trigger=outlast.TriggerEvent(event="test/ask"))
+async def quick_reply(ctx: outlast.Context) -> Any:
+    reply = await ctx.step.wait_for_event(
+        "reply", event="test/ask", match="data.thread", timeout="3s"
+    )
+    return None if reply is None else reply.data["text"]
+
+
 FUNCTIONS = [
+    quick_reply,
     huge,
     bounded,
     five_steps,

@@ -84,3 +84,14 @@ def test_bad_durations_are_refused(bad: str) -> None:
 def test_durations_format_round_trips() -> None:
     for ms in (500, 30_000, 5_400_000, 90_061_001):
         assert durations.parse_ms(durations.format_ms(ms)) == ms
+
+
+def test_monotonic_ulids_sort_in_the_order_given_and_carry_the_time() -> None:
+    from ulid import ULID
+
+    from outlast.protocol import ids
+
+    for _ in range(50):
+        batch = ids.monotonic_ulids(1_700_000_000_000, 200)
+        assert batch == sorted(batch) and len(set(batch)) == 200
+        assert {ULID.from_str(u).milliseconds for u in batch} == {1_700_000_000_000}

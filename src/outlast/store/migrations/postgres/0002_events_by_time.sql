@@ -1,0 +1,2 @@
+-- A wait registered just after an event arrived looks back for it (engine/pauses.py).
+CREATE INDEX events_name_received ON events (name, received_at);
