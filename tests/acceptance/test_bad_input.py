@@ -651,6 +651,7 @@ def test_rest_api_refuses_bad_queries_with_json(dev: Server) -> None:
     refused(request(dev, "GET", f"/v1/runs/{missing}"), 404, "run not found")
     refused(request(dev, "DELETE", f"/v1/runs/{missing}"), 404, "run not found")
     refused(request(dev, "GET", f"/v1/events/{missing}"), 404, "event not found")
+    refused(request(dev, "GET", f"/v1/events/{missing}/runs"), 404, "event not found")
     refused(request(dev, "GET", f"/v0/runs/{missing}/batch"), 404, "run not found")
     refused(request(dev, "GET", f"/v0/runs/{missing}/actions"), 404, "run not found")
     for path in ("/v1/runs", "/v1/events"):

@@ -155,8 +155,11 @@ async def get_event(request: Request, engine: Engine) -> Response:
 
 @api
 async def event_runs(request: Request, engine: Engine) -> Response:
+    event_id = request.path_params["event_id"]
     async with engine.store.read() as r:
-        runs = await r.runs_for_event(request.path_params["event_id"])
+        runs = await r.runs_for_event(event_id)
+        if not runs and await r.get_event(event_id) is None:
+            return error("event not found", 404)
     return envelope([run_json(run) for run in runs])
 
 
