@@ -241,3 +241,25 @@ async def test_list_runs_filters_by_function_and_status_newest_first(store: Stor
         assert [x.id for x in running] == ["r1", "r0"]
         assert [x.id for x in await r.list_runs(status=RunStatus.COMPLETED)] == ["r2"]
         assert [x.id for x in await r.list_runs(before="r3")] == ["r2", "r1", "r0"]
+
+
+async def test_unfinished_runs_of_a_function_in_a_time_range_oldest_first(store: Store) -> None:
+    async with store.tx() as s:
+        await s.create_runs(
+            [NewRun(run_record(f"r{i}", now=1000 * i)) for i in range(1, 7)]
+            + [NewRun(run_record("other", fn="app-other", now=3000))]
+        )
+        assert await s.start_run("r3", 3500)  # running counts, like queued
+        await s.finish_run("r4", RunStatus.COMPLETED, 4500, output=1)
+        await s.finish_run("r5", RunStatus.CANCELLED, 5500)
+    async with store.read() as r:
+        # Strictly between the bounds: r1 (at 1000) and r6 (at 6000) are out.
+        found = await r.unfinished_runs("app-fn", queued_after=1000, queued_before=6000)
+        assert [x.id for x in found] == ["r2", "r3"]
+        wide = await r.unfinished_runs("app-fn", queued_after=0, queued_before=10_000, limit=2)
+        assert [x.id for x in wide] == ["r1", "r2"]
+        rest = await r.unfinished_runs(
+            "app-fn", queued_after=0, queued_before=10_000, after_id="r2", limit=2
+        )
+        assert [x.id for x in rest] == ["r3", "r6"]
+        assert await r.unfinished_runs("app-nope", queued_after=0, queued_before=10_000) == []

@@ -98,14 +98,18 @@ def parse_response(status: int, headers: httpx.Headers, raw: bytes) -> CallResul
             body = [body]
         if not isinstance(body, list) or not all(isinstance(o, dict) for o in body):
             return _error("malformed op list in a 206 answer", status=status)
-        return CallResult(kind="ops", ops=body, status=status)
+        # A step error in the ops carries the same retry headers as a failed call.
+        return CallResult(kind="ops", ops=body, status=status, **_retry_headers(headers))
     return CallResult(
-        kind="error",
-        error=_error_body(body, status),
-        no_retry=headers.get(Header.NO_RETRY, "").lower() == "true",
-        retry_after_ms=parse_retry_after(headers.get(Header.RETRY_AFTER)),
-        status=status,
+        kind="error", error=_error_body(body, status), status=status, **_retry_headers(headers)
     )
+
+
+def _retry_headers(headers: httpx.Headers) -> dict[str, Any]:
+    return {
+        "no_retry": headers.get(Header.NO_RETRY, "").lower() == "true",
+        "retry_after_ms": parse_retry_after(headers.get(Header.RETRY_AFTER)),
+    }
 
 
 class Caller:

@@ -14,14 +14,17 @@ import logging
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import orjson
+
 from outlast.domain import QueueItem, QueueKind, RunRecord, RunStatus
 from outlast.engine import timeouts
 from outlast.engine.caller import Caller
 from outlast.engine.config import FunctionSpec
 from outlast.engine.machine import Machine
 from outlast.engine.registry import Registry
+from outlast.protocol import jsonutil
 from outlast.protocol.ids import now_ms
-from outlast.protocol.ops import DISCOVERY_STEP_ID, REQUEST_VERSION
+from outlast.protocol.ops import DISCOVERY_STEP_ID, MAX_REQUEST_STATE_BYTES, REQUEST_VERSION
 from outlast.store import Store
 
 log = logging.getLogger(__name__)
@@ -42,12 +45,26 @@ def step_url(url: str, step_id: str) -> str:
 def request_body(
     run: RunRecord, spec: FunctionSpec, memos: dict[str, Any], item: QueueItem, step_id: str
 ) -> dict[str, Any]:
-    """The execution request the SDKs expect (protocol.md §3)."""
+    """The execution request the SDKs expect (protocol.md §3).
+
+    Run state over :data:`MAX_REQUEST_STATE_BYTES` is left out (``use_api``): the SDK
+    fetches it from ``/v0/runs/{id}/batch`` and ``/actions``. The state has to be encoded
+    to know its size; it goes into the body as pre-encoded orjson fragments, so encoding
+    the body does not encode it a second time.
+    """
     events = run.events
+    encoded_events = jsonutil.dumps(events)
+    encoded_memos = jsonutil.dumps(memos)
+    size = len(encoded_events) + len(encoded_memos)
+    use_api = size > MAX_REQUEST_STATE_BYTES
+    if use_api:
+        log.debug("run state sent through the API", extra={"run_id": run.id, "bytes": size})
     return {
+        # Kept even with use_api, as Inngest does: the SDKs require it (inngest-py
+        # validates ``event`` as a mandatory field), and one event is small.
         "event": events[0] if events else {},
-        "events": events,
-        "steps": memos,
+        "events": [] if use_api else orjson.Fragment(encoded_events),
+        "steps": {} if use_api else orjson.Fragment(encoded_memos),
         "ctx": {
             "run_id": run.id,
             "env": "default",
@@ -56,10 +73,10 @@ def request_body(
             "max_attempts": spec.retries + 1,
             "stack": {"stack": run.stack, "current": len(run.stack)},
             "disable_immediate_execution": item.kind is QueueKind.STEP,
-            "use_api": False,
+            "use_api": use_api,
         },
         "version": REQUEST_VERSION,
-        "use_api": False,
+        "use_api": use_api,
     }
 
 

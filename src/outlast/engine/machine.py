@@ -310,7 +310,7 @@ class Machine:
             await s.delete_item(item.id)
             await self.finish(s, run, RunStatus.FAILED, now, error=err)
             return None
-        return await self._apply_ops(s, item, run, spec, result.ops, started_at, now)
+        return await self._apply_ops(s, item, run, spec, result, started_at, now)
 
     async def _apply_ops(
         self,
@@ -318,11 +318,12 @@ class Machine:
         item: QueueItem,
         run: RunRecord,
         spec: FunctionSpec,
-        ops: list[dict[str, Any]],
+        result: CallResult,
         started_at: int,
         now: int,
     ) -> QueueItem | None:
         assert item.run_id is not None
+        ops = result.ops
         progressed = False
         retrying = False
         race = bool((item.payload or {}).get("race"))
@@ -362,7 +363,11 @@ class Machine:
                 progressed = True
             elif code in (Opcode.STEP_ERROR, Opcode.STEP_FAILED):
                 err = op.get("error") or _error("Error", "step failed")
-                last = code == Opcode.STEP_FAILED or item.attempt + 1 >= spec.retries + 1
+                last = (
+                    code == Opcode.STEP_FAILED
+                    or result.no_retry
+                    or item.attempt + 1 >= spec.retries + 1
+                )
                 if last:
                     await s.complete_step(
                         run.id,
@@ -379,7 +384,10 @@ class Machine:
                     progressed = True
                 else:
                     retrying = True
-                    await self._retry_step(s, item, run.id, step, name, err, now)
+                    delay = result.retry_after_ms or retry_delay_ms(
+                        item.attempt, self.opts.retry_interval_ms
+                    )
+                    await self._retry_step(s, item, run.id, step, name, err, now, now + delay)
             elif code == Opcode.STEP_PLANNED:
                 await s.upsert_step(
                     run.id, step, name=name, op=code, status=StepStatus.PLANNED, now=now
@@ -446,8 +454,8 @@ class Machine:
         name: Any,
         err: dict[str, Any],
         now: int,
+        due: int,
     ) -> None:
-        due = now + retry_delay_ms(item.attempt, self.opts.retry_interval_ms)
         await s.upsert_step(
             run_id,
             step,

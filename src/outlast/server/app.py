@@ -12,7 +12,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from outlast.engine.runtime import Engine
-from outlast.server import events_api, register, rest
+from outlast.server import cancellations, events_api, gql, register, rest
 from outlast.server.discovery import Discovery
 from outlast.server.responses import error, json_response
 from outlast.server.settings import ServerSettings
@@ -64,6 +64,7 @@ def create_app(engine: Engine, settings: ServerSettings) -> Starlette:
         Route("/fn/remove", register.remove, methods=["POST"]),
         Route("/dev", register.dev_info, methods=["GET"]),
         Route("/v0/connect/start", register.connect_start, methods=["POST"]),
+        Route("/v0/gql", gql.graphql_endpoint, methods=["POST"]),
         Route("/v0/runs/{run_id}/batch", rest.run_batch, methods=["GET"]),
         Route("/v0/runs/{run_id}/actions", rest.run_actions, methods=["GET"]),
         Route("/v1/events", rest.list_events, methods=["GET"]),
@@ -72,6 +73,7 @@ def create_app(engine: Engine, settings: ServerSettings) -> Starlette:
         Route("/v1/runs", rest.list_runs, methods=["GET"]),
         Route("/v1/runs/{run_id}", rest.get_run, methods=["GET"]),
         Route("/v1/runs/{run_id}", rest.cancel_run, methods=["DELETE"]),
+        Route("/v1/cancellations", cancellations.create_cancellation, methods=["POST"]),
     ]
     app = Starlette(
         routes=routes,

@@ -13,11 +13,11 @@ from starlette.responses import Response
 
 from outlast.engine.config import ConfigProblem, build_spec
 from outlast.engine.runtime import Engine
-from outlast.protocol import ids, jsonutil
+from outlast.protocol import ids
 from outlast.protocol.ops import Header
 from outlast.protocol.registration import RegisterRequest
 from outlast.server.auth import signing_key_problem
-from outlast.server.responses import BodyTooLarge, error, json_response, read_body
+from outlast.server.responses import BadBody, error, json_response, read_json
 from outlast.server.settings import ServerSettings
 
 log = logging.getLogger(__name__)
@@ -107,12 +107,9 @@ async def register(request: Request) -> Response:
     if expected and expected != settings.kind.value:
         return error(f"Expected server kind {expected}, got {settings.kind.value}", 400)
     try:
-        raw = await read_body(request, MAX_SYNC_BYTES)
-        body = jsonutil.loads(raw)
-    except BodyTooLarge:
-        return error(f"sync body is larger than {MAX_SYNC_BYTES} bytes", 413)
-    except ValueError:
-        return error("sync body is not valid JSON", 400)
+        body = await read_json(request, MAX_SYNC_BYTES, "sync body")
+    except BadBody as exc:
+        return error(exc.message, exc.status)
     if not isinstance(body, dict):
         return error("sync body must be a JSON object", 400)
     nul = _nul_path(body)
@@ -154,8 +151,8 @@ async def remove(request: Request) -> Response:
     if denied is not None:
         return error(denied, 401)
     try:
-        body = jsonutil.loads(await read_body(request, MAX_SYNC_BYTES))
-    except (BodyTooLarge, ValueError):
+        body = await read_json(request, MAX_SYNC_BYTES)
+    except BadBody:
         return error("remove body must be JSON naming the app", 400)
     app_id = None
     if isinstance(body, dict):

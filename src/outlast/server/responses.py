@@ -14,6 +14,15 @@ class BodyTooLarge(Exception):
     pass
 
 
+class BadBody(Exception):
+    """A request body that cannot be read: too large (413) or not JSON (400)."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(
         jsonutil.dumps(body), status_code=status, media_type="application/json", headers=headers
@@ -44,3 +53,15 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise BodyTooLarge
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def read_json(request: Request, limit: int, what: str = "request body") -> Any:
+    """The request body parsed as JSON; :class:`BadBody` when too large or not JSON."""
+    try:
+        raw = await read_body(request, limit)
+    except BodyTooLarge:
+        raise BadBody(f"{what} is larger than {limit} bytes", 413) from None
+    try:
+        return jsonutil.loads(raw)
+    except ValueError:
+        raise BadBody(f"{what} is not valid JSON", 400) from None

@@ -1,5 +1,6 @@
 """The REST API: ``/v1`` (events, runs, cancel) and the ``/v0`` run-state routes the SDKs
-call when a run's state is too large to send (``use_api``)."""
+call when a run's state is too large to send (``use_api``). Bulk cancellation is in
+``cancellations``."""
 
 from __future__ import annotations
 
@@ -210,6 +211,9 @@ async def cancel_run(request: Request, engine: Engine) -> Response:
 
 @api
 async def run_batch(request: Request, engine: Engine) -> Response:
+    """A run's events, for a ``use_api`` request: the bare JSON list of event payloads,
+    exactly what ``events`` holds inline (inngest-py and inngest-js refuse anything but an
+    array; errors are ``{"error", "status"}``, the shape inngest-js parses)."""
     async with engine.store.read() as r:
         run = await r.get_run(request.path_params["run_id"])
     if run is None:
@@ -219,6 +223,9 @@ async def run_batch(request: Request, engine: Engine) -> Response:
 
 @api
 async def run_actions(request: Request, engine: Engine) -> Response:
+    """A run's memos, for a ``use_api`` request: the bare JSON object of step hash -> memo
+    (``{"data": X}``, ``{"error": E}``, or a raw event for a wait), exactly what ``steps``
+    holds inline; the SDKs decode it with the same code."""
     async with engine.store.read() as r:
         run = await r.get_run(request.path_params["run_id"])
         memos = await r.load_memos(run.id) if run else {}

@@ -341,6 +341,32 @@ class Session:
         args.append(limit)
         return [_run(r) for r in await self.c.fetch(sql, args)]
 
+    async def unfinished_runs(
+        self,
+        function_id: str,
+        *,
+        queued_after: int,
+        queued_before: int,
+        after_id: str = "",
+        limit: int = 500,
+    ) -> list[RunRecord]:
+        """Queued or running runs of a function queued strictly between the two times,
+        oldest first; ``after_id`` (the last id of the previous page) pages on."""
+        rows = await self.c.fetch(
+            f"SELECT {_RUN_COLS} FROM runs WHERE function_id = ? AND status IN (?, ?) "
+            "AND queued_at > ? AND queued_at < ? AND id > ? ORDER BY id LIMIT ?",
+            (
+                function_id,
+                RunStatus.QUEUED.value,
+                RunStatus.RUNNING.value,
+                queued_after,
+                queued_before,
+                after_id,
+                limit,
+            ),
+        )
+        return [_run(r) for r in rows]
+
     async def start_run(self, run_id: str, now: int) -> bool:
         """Mark a queued run running; False when it was not queued any more."""
         return (

@@ -1,0 +1,260 @@
+"""One scenario list, three clients: Outlast's SDK (``ol``), the official PyPI ``inngest``
+SDK (``py``) and the official npm ``inngest`` SDK (``js``).
+
+Each app (``apps/``) defines the same functions, with event names ``compat/<client>.<name>``
+and function ids ``compat-<client>-<name>``. A scenario drives one client's function over
+HTTP — it sends events through the app's ``/send`` route, so the SDK's own event client is
+used — and checks what the server recorded. Every wait has a deadline.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from tests.acceptance.harness import Server, wait_for
+
+CLIENTS = ("ol", "py", "js")
+ENDED = ("Completed", "Failed", "Cancelled")
+
+
+@dataclass
+class Target:
+    """One client's app, deployed against one server."""
+
+    client: str
+    server: Server
+    app_origin: str
+    token: str | None = None
+
+    def event(self, name: str) -> str:
+        return f"compat/{self.client}.{name}"
+
+    def fn(self, name: str) -> str:
+        return f"compat-{self.client}-{name}"
+
+    # -- through the SDK ----------------------------------------------------------------
+
+    def send_many(self, events: list[tuple[str, dict[str, Any]]]) -> list[str]:
+        """Send events with the app's SDK client; the ids it returned."""
+        body = {"events": [{"name": self.event(n), "data": d} for n, d in events]}
+        r = httpx.post(f"{self.app_origin}/send", json=body, timeout=30)
+        assert r.status_code == 200, f"{self.client} /send: {r.status_code} {r.text}"
+        found: list[str] = r.json()["ids"]
+        assert len(found) == len(events), found
+        return found
+
+    def send(self, name: str, data: dict[str, Any] | None = None) -> str:
+        return self.send_many([(name, data or {})])[0]
+
+    # -- what the server recorded ---------------------------------------------------------
+
+    def get(self, path: str) -> Any:
+        return self.server.get(path, self.token)
+
+    def run_of(self, event_id: str) -> dict[str, Any] | None:
+        runs = self.get(f"/v1/events/{event_id}/runs")
+        if not runs:
+            return None
+        run: dict[str, Any] = self.get(f"/v1/runs/{runs[0]['run_id']}")
+        return run
+
+    def wait_end(self, event_id: str, timeout: float = 30) -> dict[str, Any]:
+        def ended() -> str | None:
+            runs = self.get(f"/v1/events/{event_id}/runs")
+            return runs[0]["run_id"] if runs and runs[0]["status"] in ENDED else None
+
+        run_id = wait_for(ended, timeout, f"{self.client}: run of {event_id} to end", 0.2)
+        run: dict[str, Any] = self.get(f"/v1/runs/{run_id}")
+        return run
+
+    def wait_step(self, event_id: str, step: str, status: str) -> None:
+        def reached() -> bool:
+            run = self.run_of(event_id)
+            steps = run["steps"] if run else []
+            return any(s["name"] == step and s["status"] == status for s in steps)
+
+        wait_for(reached, 30, f"{self.client}: step {step} of {event_id} to be {status}", 0.2)
+
+    def completed(self, event_id: str, timeout: float = 30) -> Any:
+        run = self.wait_end(event_id, timeout)
+        assert run["status"] == "Completed", run
+        return run["output"]
+
+
+def seconds(start: str, end: str) -> float:
+    def parse(ts: str) -> datetime:
+        return datetime.fromisoformat(ts.replace("Z", "+00:00"))
+
+    return (parse(end) - parse(start)).total_seconds()
+
+
+def steps_by_name(run: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {s["name"]: s for s in run["steps"]}
+
+
+# -- the scenarios ------------------------------------------------------------------------
+
+
+def steps(t: Target) -> None:
+    event_id = t.send("steps", {"n": 2})
+    assert t.completed(event_id) == {"result": 5}
+    named = steps_by_name(t.wait_end(event_id))
+    assert named["double"]["status"] == "completed"
+    assert named["double"]["output"] == 4
+    assert named["add-one"]["output"] == 5
+
+
+def sdk_send_batch(t: Target) -> None:
+    """A batch sent by the SDK: every id is stored under the right name, each starts a run."""
+    ids = t.send_many([("steps", {"n": 10}), ("steps", {"n": 20})])
+    assert len(set(ids)) == 2
+    for event_id, n in zip(ids, (10, 20), strict=True):
+        assert t.get(f"/v1/events/{event_id}")["name"] == t.event("steps")
+        assert t.completed(event_id) == {"result": n * 2 + 1}
+
+
+def sleep(t: Target) -> None:
+    event_id = t.send("sleep")
+    run = t.wait_end(event_id)
+    assert run["output"] == "slept", run
+    assert seconds(run["run_started_at"], run["ended_at"]) >= 0.95
+
+
+def sleep_until(t: Target) -> None:
+    until = datetime.now(UTC) + timedelta(seconds=2)
+    event_id = t.send("sleep-until", {"until": until.isoformat()})
+    run = t.wait_end(event_id)
+    assert run["output"] == "woke", run
+    assert datetime.fromisoformat(run["ended_at"].replace("Z", "+00:00")) >= until
+
+
+def wait_match(t: Target) -> None:
+    key = uuid.uuid4().hex
+    event_id = t.send("wait-match", {"key": key})
+    t.wait_step(event_id, "reply", "waiting")
+    t.send("reply", {"key": "someone-else", "text": "no"})
+    t.send("reply", {"key": key, "text": "yes"})
+    assert t.completed(event_id) == {"reply": "yes"}
+
+
+def wait_if(t: Target) -> None:
+    key = uuid.uuid4().hex
+    event_id = t.send("wait-if", {"key": key})
+    t.wait_step(event_id, "big-order", "waiting")
+    t.send_many([("order", {"key": key, "amount": 50}), ("order", {"key": key, "amount": 150})])
+    assert t.completed(event_id) == {"amount": 150}
+
+
+def wait_timeout(t: Target) -> None:
+    assert t.completed(t.send("wait-timeout")) == {"reply": None}
+
+
+def invoke(t: Target) -> None:
+    out = t.completed(t.send("invoke"))
+    assert out == {"child": {"doubled": 42}, "failed": "child refused"}
+
+
+def send_event(t: Target) -> None:
+    key = uuid.uuid4().hex
+    out = t.completed(t.send("send-event", {"key": key}))
+    [sent_id] = out["ids"]
+    assert t.get(f"/v1/events/{sent_id}")["name"] == t.event("sent")
+    assert t.completed(sent_id) == {"received": key}
+
+
+def parallel(t: Target) -> None:
+    event_id = t.send("parallel")
+    assert t.completed(event_id) == {"parts": [1, 4, 9], "sum": 14}
+    named = steps_by_name(t.wait_end(event_id))
+    assert {named[f"part-{i}"]["output"] for i in (1, 2, 3)} == {1, 4, 9}
+
+
+def race(t: Target) -> None:
+    assert t.completed(t.send("race")) == {"parts": [1, 4, 9]}
+
+
+def retry(t: Target) -> None:
+    event_id = t.send("retry")
+    assert t.completed(event_id) == "ok on attempt 1"
+    assert steps_by_name(t.wait_end(event_id))["flaky"]["attempts"] == 2
+
+
+def retry_after(t: Target) -> None:
+    event_id = t.send("retry-after")
+    run = t.wait_end(event_id)
+    assert run["output"] == "ok on attempt 1", run
+    # The server retries after 0.2 s by default here: only Retry-After explains 2 s.
+    assert seconds(run["run_started_at"], run["ended_at"]) >= 1.9
+
+
+def step_error(t: Target) -> None:
+    assert t.completed(t.send("step-error")) == "caught: still broken"
+
+
+def non_retriable(t: Target) -> None:
+    event_id = t.send("non-retriable")
+    run = t.wait_end(event_id)
+    assert run["status"] == "Failed", run
+    assert run["error"]["message"] == "the card was declined"
+
+    def handled() -> Any:
+        runs = t.get(f"/v1/runs?function_id={t.fn('non-retriable-failure')}&limit=100")
+        mine = [r for r in runs if (r["output"] or {}).get("failed_run") == run["run_id"]]
+        return mine[0] if mine else None
+
+    failure_run = wait_for(handled, 30, f"{t.client}: onFailure run", 0.2)
+    assert failure_run["status"] == "Completed"
+    assert failure_run["output"]["message"] == "the card was declined"
+
+
+def cancel(t: Target) -> None:
+    key = uuid.uuid4().hex
+    event_id = t.send("cancel", {"key": key})
+    t.wait_step(event_id, "long-nap", "sleeping")
+    t.send("stop", {"key": "someone-else"})
+    t.send("stop", {"key": key})
+    run = t.wait_end(event_id)
+    assert run["status"] == "Cancelled", run
+
+
+def cron(t: Target) -> None:
+    def ticked() -> Any:
+        runs = t.get(f"/v1/runs?function_id={t.fn('cron')}&status=Completed")
+        return runs[0] if runs else None
+
+    run = wait_for(ticked, 75, f"{t.client}: a cron run", 0.5)
+    assert run["output"] == {"event": "inngest/scheduled.timer"}
+    assert run["cron"] == "* * * * *"
+
+
+Scenario = Callable[[Target], None]
+
+#: name -> (scenario, the clients it applies to).
+SCENARIOS: dict[str, tuple[Scenario, tuple[str, ...]]] = {
+    "steps": (steps, CLIENTS),
+    "sdk-send-batch": (sdk_send_batch, CLIENTS),
+    "sleep": (sleep, CLIENTS),
+    "sleep-until": (sleep_until, CLIENTS),
+    "wait-match": (wait_match, CLIENTS),
+    "wait-if": (wait_if, CLIENTS),
+    "wait-timeout": (wait_timeout, CLIENTS),
+    "invoke": (invoke, CLIENTS),
+    "send-event": (send_event, CLIENTS),
+    "parallel": (parallel, CLIENTS),
+    # The JS SDK has no race mode for parallel steps.
+    "race": (race, ("ol", "py")),
+    "retry": (retry, CLIENTS),
+    "retry-after": (retry_after, CLIENTS),
+    "step-error": (step_error, CLIENTS),
+    "non-retriable": (non_retriable, CLIENTS),
+    "cancel": (cancel, CLIENTS),
+    "cron": (cron, CLIENTS),
+}
+
+CASES = [(c, name) for name, (_, clients) in SCENARIOS.items() for c in clients]
