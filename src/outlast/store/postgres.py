@@ -17,9 +17,10 @@ import asyncpg
 
 from outlast.domain import QueueItem
 from outlast.protocol.ids import now_ms
-from outlast.store.base import _ITEM_COLS, Session, Store, _item
+from outlast.store.base import Session, Store
 from outlast.store.conn import Row
 from outlast.store.migrations import migrations
+from outlast.store.rows import ITEM_COLS, item_row
 
 log = logging.getLogger(__name__)
 
@@ -144,10 +145,10 @@ class PostgresStore(Store):
             rows = await conn.fetch(
                 "UPDATE queue SET due_at = $1, lease_owner = $2 WHERE id IN "
                 "(SELECT id FROM queue WHERE due_at <= $3 ORDER BY due_at, id LIMIT $4 "
-                f"FOR UPDATE SKIP LOCKED) RETURNING {_ITEM_COLS}",
+                f"FOR UPDATE SKIP LOCKED) RETURNING {ITEM_COLS}",
                 now + lease_ms,
                 owner,
                 now,
                 limit,
             )
-        return sorted((_item(tuple(r)) for r in rows), key=lambda i: i.id)
+        return sorted((item_row(tuple(r)) for r in rows), key=lambda i: i.id)

@@ -20,9 +20,10 @@ import aiosqlite
 
 from outlast.domain import QueueItem
 from outlast.protocol.ids import now_ms
-from outlast.store.base import _ITEM_COLS, Session, Store, _item
+from outlast.store.base import Session, Store
 from outlast.store.conn import Row
 from outlast.store.migrations import migrations
+from outlast.store.rows import ITEM_COLS, item_row
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +138,7 @@ class SQLiteStore(Store):
             rows = await s.c.fetch(
                 "UPDATE queue SET due_at = ?, lease_owner = ? WHERE id IN "
                 "(SELECT id FROM queue WHERE due_at <= ? ORDER BY due_at, id LIMIT ?) "
-                f"RETURNING {_ITEM_COLS}",
+                f"RETURNING {ITEM_COLS}",
                 (now + lease_ms, owner, now, limit),
             )
-        return sorted((_item(r) for r in rows), key=lambda i: i.id)
+        return sorted((item_row(r) for r in rows), key=lambda i: i.id)

@@ -1,0 +1,139 @@
+"""The queue (everything due later, including timers) and waits."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from outlast.domain import QueueItem, QueueKind, Wait, WaitKind
+from outlast.store.rows import ITEM_COLS, WAIT_COLS, NewItem, Queries, item_row, j, wait_row
+
+
+class QueueQueries(Queries):
+    # -- queue ----------------------------------------------------------------------------
+
+    async def enqueue(self, items: Sequence[NewItem]) -> None:
+        for it in items:
+            await self.c.execute(
+                "INSERT INTO queue (run_id, kind, step, payload, attempt, due_at, dedupe_key, "
+                "lease_owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING",
+                (
+                    it.run_id,
+                    it.kind.value,
+                    it.step,
+                    j(it.payload),
+                    it.attempt,
+                    it.due_at,
+                    it.dedupe_key,
+                    it.lease_owner,
+                ),
+            )
+
+    async def enqueue_one(self, it: NewItem) -> QueueItem | None:
+        """Insert one item and return it (None when its dedupe key is taken)."""
+        r = await self.c.fetchone(
+            "INSERT INTO queue (run_id, kind, step, payload, attempt, due_at, dedupe_key, "
+            "lease_owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING "
+            f"RETURNING {ITEM_COLS}",
+            (
+                it.run_id,
+                it.kind.value,
+                it.step,
+                j(it.payload),
+                it.attempt,
+                it.due_at,
+                it.dedupe_key,
+                it.lease_owner,
+            ),
+        )
+        return None if r is None else item_row(r)
+
+    async def delete_item(self, item_id: int) -> bool:
+        return await self.c.execute("DELETE FROM queue WHERE id = ?", (item_id,)) > 0
+
+    async def delete_item_by_key(self, dedupe_key: str) -> bool:
+        return await self.c.execute("DELETE FROM queue WHERE dedupe_key = ?", (dedupe_key,)) > 0
+
+    async def retry_item(self, item_id: int, due_at: int, attempt: int) -> None:
+        await self.c.execute(
+            "UPDATE queue SET due_at = ?, attempt = ?, lease_owner = NULL WHERE id = ?",
+            (due_at, attempt, item_id),
+        )
+
+    async def pending_steps(self, run_id: str) -> int:
+        r = await self.c.fetchone(
+            "SELECT COUNT(*) FROM queue WHERE run_id = ? AND kind = ?",
+            (run_id, QueueKind.STEP.value),
+        )
+        return int(r[0]) if r else 0
+
+    async def next_due_at(self) -> int | None:
+        r = await self.c.fetchone("SELECT MIN(due_at) FROM queue")
+        return None if r is None or r[0] is None else int(r[0])
+
+    async def extend_leases(self, owner: str, until: int) -> None:
+        await self.c.execute(
+            "UPDATE queue SET due_at = ? WHERE lease_owner = ? AND due_at < ?",
+            (until, owner, until),
+        )
+
+    async def queue_size(self) -> int:
+        r = await self.c.fetchone("SELECT COUNT(*) FROM queue")
+        return int(r[0]) if r else 0
+
+    # -- waits ----------------------------------------------------------------------------
+
+    async def insert_waits(self, waits: Sequence[Wait]) -> None:
+        for w in waits:
+            await self.c.execute(
+                "INSERT INTO waits (run_id, kind, step, event_name, expression, event, "
+                "correlation_id, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    w.run_id,
+                    w.kind.value,
+                    w.step,
+                    w.event_name,
+                    w.expression,
+                    j(w.event),
+                    w.correlation_id,
+                    w.expires_at,
+                ),
+            )
+
+    async def waits_for_events(self, names: Sequence[str]) -> list[Wait]:
+        if not names:
+            return []
+        marks = ", ".join("?" for _ in names)
+        rows = await self.c.fetch(
+            f"SELECT {WAIT_COLS} FROM waits WHERE event_name IN ({marks}) ORDER BY id",
+            list(names),
+        )
+        return [wait_row(r) for r in rows]
+
+    async def wait_for_correlation(self, correlation_id: str) -> Wait | None:
+        r = await self.c.fetchone(
+            f"SELECT {WAIT_COLS} FROM waits WHERE correlation_id = ?", (correlation_id,)
+        )
+        return None if r is None else wait_row(r)
+
+    async def last_step_end(self, run_id: str) -> int | None:
+        """When the run's most recently finished step finished (None before any)."""
+        r = await self.c.fetchone(
+            "SELECT MAX(ended_at) FROM steps WHERE run_id = ? AND done = 1", (run_id,)
+        )
+        return None if r is None or r[0] is None else int(r[0])
+
+    async def wait_of_step(self, run_id: str, step_hash: str) -> Wait | None:
+        """The event wait a run's step has registered, if any."""
+        r = await self.c.fetchone(
+            f"SELECT {WAIT_COLS} FROM waits WHERE run_id = ? AND step = ? AND kind = ?",
+            (run_id, step_hash, WaitKind.WAIT.value),
+        )
+        return None if r is None else wait_row(r)
+
+    async def take_wait(self, run_id: str, step_hash: str) -> bool:
+        """Remove a run's wait on a step; True for the one caller that removed it."""
+        n = await self.c.execute(
+            "DELETE FROM waits WHERE run_id = ? AND step = ? AND kind IN (?, ?)",
+            (run_id, step_hash, WaitKind.WAIT.value, WaitKind.INVOKE.value),
+        )
+        return n > 0
