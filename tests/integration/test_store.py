@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 from outlast.domain import (
     App,
@@ -263,3 +264,43 @@ async def test_unfinished_runs_of_a_function_in_a_time_range_oldest_first(store:
         )
         assert [x.id for x in rest] == ["r3", "r6"]
         assert await r.unfinished_runs("app-nope", queued_after=0, queued_before=10_000) == []
+
+
+async def test_batches_collect_per_key_and_close_once(store: Store) -> None:
+    evs = [EventRecord(f"b{i}", "e", {"name": "e", "data": {"i": i}}, 10 + i) for i in range(4)]
+    async with store.tx() as s:
+        await s.insert_events(evs)
+        first = await s.add_to_batch("app-fn", "k", "b0", 10, new_id="B1", now=100)
+        second = await s.add_to_batch("app-fn", "k", "b1", 20, new_id="B2", now=101)
+        other_key = await s.add_to_batch("app-fn", "j", "b2", 5, new_id="B3", now=102)
+        other_fn = await s.add_to_batch("app-other", "k", "b3", 5, new_id="B4", now=103)
+    # The second add joins the open batch of (function, key): same id, counts added up.
+    assert (first.id, first.size, first.bytes) == ("B1", 1, 10)
+    assert (second.id, second.size, second.bytes, second.created_at) == ("B1", 2, 30, 100)
+    assert (other_key.id, other_fn.id) == ("B3", "B4")
+    async with store.tx() as s:
+        assert await s.close_batch("B1") == "app-fn"
+        assert await s.close_batch("B1") is None  # closed once: a racing timer does nothing
+        events = await s.batch_events("B1")
+        assert [(i, p["data"]["i"]) for i, p in events] == [("b0", 0), ("b1", 1)]
+        # After closing, the next event of that key opens a new batch.
+        again = await s.add_to_batch("app-fn", "k", "b3", 1, new_id="B5", now=200)
+        assert (again.id, again.size) == ("B5", 1)
+        batch_run = dataclasses.replace(run_record("rb"), event_id="b0", batch_id="B1")
+        await s.create_runs([NewRun(batch_run)])
+    async with store.read() as r:
+        # Every event of the batch leads to its run.
+        assert [x.id for x in await r.runs_for_event("b1")] == ["rb"]
+        assert [x.id for x in await r.runs_for_event("b0")] == ["rb"]
+        got = await r.get_run("rb")
+        assert got is not None and got.batch_id == "B1"
+
+
+async def test_concurrent_adds_to_one_batch_count_every_event(store: Store) -> None:
+    async def add(i: int) -> int:
+        async with store.tx() as s:
+            batch = await s.add_to_batch("app-fn", "", f"c{i}", 1, new_id=f"N{i}", now=i)
+            return batch.size
+
+    sizes = await asyncio.gather(*(add(i) for i in range(20)))
+    assert sorted(sizes) == list(range(1, 21))

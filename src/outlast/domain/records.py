@@ -45,6 +45,8 @@ class QueueKind(StrEnum):
     CRON = "cron"
     #: A function timeout (payload ``which``: start / finish): cancel the run if still due.
     TIMEOUT = "timeout"
+    #: A batch's timeout (payload ``batch_id``): start its run with the events it has.
+    BATCH = "batch"
 
 
 class WaitKind(StrEnum):
@@ -106,6 +108,8 @@ class RunRecord:
     stack: list[str] = field(default_factory=list)
     #: For a run started by step.invoke: {"run_id", "step", "correlation_id"} of the caller.
     parent: dict[str, Any] | None = None
+    #: For a run of batched events (batchEvents): the batch, whose events are ``events``.
+    batch_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

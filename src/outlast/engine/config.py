@@ -73,6 +73,18 @@ class CancelSpec:
 
 
 @dataclass(frozen=True)
+class BatchSpec:
+    """``batchEvents``: run with up to ``max_size`` events, after ``timeout_ms`` at most."""
+
+    max_size: int
+    timeout_ms: int
+    #: CEL key: one batch per key value (None: one batch for the function).
+    key: str | None
+    #: Events for which this is false run on their own, unbatched.
+    if_exp: Expression | None
+
+
+@dataclass(frozen=True)
 class FunctionSpec:
     """A validated function with the parsed values the engine needs; ``config`` is the raw sync."""
 
@@ -87,6 +99,7 @@ class FunctionSpec:
     start_timeout_ms: int | None
     finish_timeout_ms: int | None
     config: dict[str, Any] = field(hash=False, compare=False)
+    batch: BatchSpec | None = None
 
 
 def build_spec(app_id: str, fn: FunctionConfig) -> FunctionSpec:
@@ -122,6 +135,20 @@ def build_spec(app_id: str, fn: FunctionConfig) -> FunctionSpec:
         start_timeout_ms=_optional_ms(timeouts.start if timeouts else None),
         finish_timeout_ms=_optional_ms(timeouts.finish if timeouts else None),
         config=fn.model_dump(mode="json", exclude_none=True),
+        batch=_batch_spec(fn),
+    )
+
+
+def _batch_spec(fn: FunctionConfig) -> BatchSpec | None:
+    batch = fn.batch_events
+    if batch is None:
+        return None
+    if_src = _given(batch.if_exp)
+    return BatchSpec(
+        max_size=batch.max_size,
+        timeout_ms=parse_ms(batch.timeout),
+        key=_given(batch.key),
+        if_exp=compile_expression(if_src) if if_src is not None else None,
     )
 
 

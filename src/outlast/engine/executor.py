@@ -197,6 +197,11 @@ class Executor:
                 await self.machine.resume(s, item, now)
             self.wake()
             return None
+        if item.kind is QueueKind.BATCH:
+            async with self.store.tx() as s:
+                await self.machine.batch_timeout(s, item, now)
+            self.wake()
+            return None
         if item.kind is QueueKind.TIMEOUT:
             async with self.store.tx() as s:
                 await timeouts.fire(self.machine, s, item, now)

@@ -19,8 +19,8 @@ from outlast.domain import (
     Wait,
     WaitKind,
 )
+from outlast.engine import batching, pauses, timeouts
 from outlast.engine import events as ev
-from outlast.engine import pauses, timeouts
 from outlast.engine.backoff import retry_delay_ms
 from outlast.engine.caller import CallResult
 from outlast.engine.config import FunctionSpec
@@ -71,17 +71,26 @@ class Machine:
             return []
         await self._match_waits(s, fresh, now)
         started: list[NewRun] = []
+        full_batches: list[str] = []
         for rec in fresh:
             for spec in self.registry.for_event(rec.name):
                 if not ev.trigger_matches(spec, rec.payload):
                     continue
                 if self.registry.is_paused(spec.id):
                     continue
+                if batching.batches(spec, rec.payload):
+                    full = await batching.add(s, spec, rec, now)
+                    if full is not None:
+                        full_batches.append(full)
+                    continue
                 key = None
                 if rec.payload.get("id") and rec.payload["id"] != rec.internal_id:
                     key = (f"event:{rec.payload['id']}", now + DEDUPE_MS)
                 started.append(self._new_run(spec, [rec.payload], rec.internal_id, now, key))
-        return await self.start_runs(s, started, now)
+        runs = await self.start_runs(s, started, now)
+        for batch_id in full_batches:
+            runs += await self.start_batch(s, batch_id, now)
+        return runs
 
     def _new_run(
         self,
@@ -91,6 +100,7 @@ class Machine:
         now: int,
         key: tuple[str, int] | None = None,
         parent: dict[str, Any] | None = None,
+        batch_id: str | None = None,
     ) -> NewRun:
         run = RunRecord(
             id=ids.ulid_at(now),
@@ -100,6 +110,7 @@ class Machine:
             event_id=event_id,
             queued_at=now,
             parent=parent,
+            batch_id=batch_id,
         )
         return NewRun(run, key)
 
@@ -242,6 +253,28 @@ class Machine:
             s, run, RunStatus.CANCELLED, now, error=_error("Cancelled", reason)
         )
 
+    # -- batches -----------------------------------------------------------------------------
+
+    async def start_batch(self, s: Session, batch_id: str, now: int) -> list[RunRecord]:
+        """Close a batch and start its run with the events it holds."""
+        closed = await batching.close(s, batch_id)
+        if closed is None:
+            return []
+        function_id, events = closed
+        spec = self.registry.get(function_id)
+        if spec is None or not events:
+            # The events stay stored (and replayable); only the run is not started.
+            log.warning("batch of a function that is no longer synced", extra={"batch": batch_id})
+            return []
+        payloads = [payload for _, payload in events]
+        run = self._new_run(spec, payloads, events[0][0], now, batch_id=batch_id)
+        return await self.start_runs(s, [run], now)
+
+    async def batch_timeout(self, s: Session, item: QueueItem, now: int) -> None:
+        """A batch's timeout fired: its run starts with the events it has."""
+        await s.delete_item(item.id)
+        await self.start_batch(s, str((item.payload or {}).get("batch_id")), now)
+
     # -- cron ------------------------------------------------------------------------------
 
     async def cron_tick(self, s: Session, item: QueueItem, now: int) -> None:
@@ -338,7 +371,7 @@ class Machine:
                 return None
             if not step:
                 continue
-            if code in (Opcode.STEP_RUN, Opcode.STEP, Opcode.AI_GATEWAY):
+            if code in (Opcode.STEP_RUN, Opcode.STEP):
                 data = op.get("data")
                 size = len(jsonutil.dumps(data))
                 # An output over the limit would fail the same way again: no retry.

@@ -43,7 +43,7 @@ def run_json(run: RunRecord) -> dict[str, Any]:
         "function_id": run.function_id,
         "status": run.status.api_name,
         "event_id": run.event_id,
-        "batch_id": None,
+        "batch_id": run.batch_id,
         "original_run_id": None,
         "cron": cron,
         "queued_at": iso(run.queued_at),

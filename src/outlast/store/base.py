@@ -4,7 +4,7 @@ A :class:`Session` wraps one connection. ``store.tx()`` gives a session inside a
 transaction (everything in it commits together or not at all); ``store.read()``
 gives one for reads. Dialect differences live in the small subclasses. The queries are
 grouped by what they touch: apps, functions and events here, runs and steps in
-``runs``, the queue and waits in ``queue``.
+``runs``, the queue and waits in ``queue``, event batches in ``batches``.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 
 from outlast.domain import App, EventRecord, FunctionRecord, QueueItem
 from outlast.protocol.jsonutil import dumps_str, loads
+from outlast.store.batches import BatchQueries
 from outlast.store.queue import QueueQueries
 from outlast.store.rows import NewItem, NewRun, event_row
 from outlast.store.runs import RunQueries
@@ -23,7 +24,7 @@ from outlast.store.runs import RunQueries
 __all__ = ["NewItem", "NewRun", "Session", "Store"]
 
 
-class Session(RunQueries, QueueQueries):
+class Session(RunQueries, QueueQueries, BatchQueries):
     """Every query Outlast makes, over one connection."""
 
     # -- apps and functions ---------------------------------------------------------------

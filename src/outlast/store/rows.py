@@ -64,7 +64,7 @@ class NewRun:
 
 RUN_COLS = (
     "id, function_id, status, event_id, events, queued_at, started_at, ended_at, "
-    "output, error, stack, parent"
+    "output, error, stack, parent, batch_id"
 )
 STEP_COLS = (
     "run_id, hash, name, op, status, attempts, memo, error, scheduled_at, started_at, "
@@ -88,6 +88,7 @@ def run_row(r: Row) -> RunRecord:
         error=uj(r[9]),
         stack=loads(r[10]),
         parent=uj(r[11]),
+        batch_id=r[12],
     )
 
 

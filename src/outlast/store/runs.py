@@ -49,7 +49,7 @@ class RunQueries(Queries):
                     (run.function_id, key, run.id, expires),
                 )
             await self.c.execute(
-                f"INSERT INTO runs ({RUN_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO runs ({RUN_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run.id,
                     run.function_id,
@@ -63,6 +63,7 @@ class RunQueries(Queries):
                     j(run.error),
                     dumps_str(run.stack),
                     j(run.parent),
+                    run.batch_id,
                 ),
             )
             created.append(run)
@@ -73,8 +74,11 @@ class RunQueries(Queries):
         return None if r is None else run_row(r)
 
     async def runs_for_event(self, event_id: str) -> list[RunRecord]:
+        """The runs an event started, including the batch run it was part of."""
         rows = await self.c.fetch(
-            f"SELECT {RUN_COLS} FROM runs WHERE event_id = ? ORDER BY id", (event_id,)
+            f"SELECT {RUN_COLS} FROM runs WHERE event_id = ? OR batch_id IN "
+            "(SELECT batch_id FROM batch_events WHERE event_id = ?) ORDER BY id",
+            (event_id, event_id),
         )
         return [run_row(r) for r in rows]
 

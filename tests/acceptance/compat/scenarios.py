@@ -223,6 +223,25 @@ def cancel(t: Target) -> None:
     assert run["status"] == "Cancelled", run
 
 
+def batch(t: Target) -> None:
+    """Three events fill a batch (one run with all three); a fourth waits for the batch
+    timeout and runs alone. Another group's events are batched apart."""
+    group, other = uuid.uuid4().hex, uuid.uuid4().hex
+    ids = t.send_many([("batch", {"group": group, "n": n}) for n in (1, 2, 3)])
+    ids.append(t.send("batch", {"group": other, "n": 9}))
+    ids.append(t.send("batch", {"group": group, "n": 4}))
+    full = [t.wait_end(event_id) for event_id in ids[:3]]
+    assert {run["run_id"] for run in full} == {full[0]["run_id"]}, "one run for the batch"
+    assert full[0]["output"] == {"ns": [1, 2, 3]}
+    assert full[0]["batch_id"]
+    alone = t.wait_end(ids[4])
+    assert alone["output"] == {"ns": [4]}
+    # The partial batch ran at its 2 s timeout, not at once.
+    received = t.get(f"/v1/events/{ids[4]}")["received_at"]
+    assert seconds(received, alone["queued_at"]) >= 1.9
+    assert t.wait_end(ids[3])["output"] == {"ns": [9]}
+
+
 def cron(t: Target) -> None:
     def ticked() -> Any:
         runs = t.get(f"/v1/runs?function_id={t.fn('cron')}&status=Completed")
@@ -254,6 +273,7 @@ SCENARIOS: dict[str, tuple[Scenario, tuple[str, ...]]] = {
     "step-error": (step_error, CLIENTS),
     "non-retriable": (non_retriable, CLIENTS),
     "cancel": (cancel, CLIENTS),
+    "batch": (batch, CLIENTS),
     "cron": (cron, CLIENTS),
 }
 

@@ -199,6 +199,17 @@ async def cancel(ctx: inngest.Context) -> str:
     return "not cancelled"
 
 
+@client.create_function(
+    fn_id="batch",
+    trigger=inngest.TriggerEvent(event=f"{P}.batch"),
+    batch_events=inngest.Batch(
+        max_size=3, timeout=datetime.timedelta(seconds=2), key="event.data.group"
+    ),
+)
+async def batch(ctx: inngest.Context) -> dict[str, Any]:
+    return {"ns": [e.data["n"] for e in ctx.events]}
+
+
 @client.create_function(fn_id="cron", trigger=inngest.TriggerCron(cron="* * * * *"))
 async def cron(ctx: inngest.Context) -> dict[str, Any]:
     return {"event": ctx.event.name}
@@ -222,6 +233,7 @@ FUNCTIONS = [
     step_error,
     non_retriable,
     cancel,
+    batch,
     cron,
 ]
 

@@ -167,6 +167,15 @@ async def cancel(ctx: outlast.Context) -> str:
     return "not cancelled"
 
 
+@client.function(
+    id="batch",
+    trigger=on("batch"),
+    batch_events=outlast.Batch(max_size=3, timeout="2s", key="event.data.group"),
+)
+async def batch(ctx: outlast.Context) -> dict[str, Any]:
+    return {"ns": [e.data["n"] for e in ctx.events]}
+
+
 @client.function(id="cron", trigger=outlast.TriggerCron(cron="* * * * *"))
 async def cron(ctx: outlast.Context) -> dict[str, Any]:
     return {"event": ctx.event.name}
@@ -190,6 +199,7 @@ FUNCTIONS = [
     step_error,
     non_retriable,
     cancel,
+    batch,
     cron,
 ]
 

@@ -134,6 +134,9 @@ const functions = [
     },
     { cancelOn: [{ event: `${P}.stop`, match: "data.key" }] },
   ),
+  fn("batch", on("batch"), async ({ events }) => ({ ns: events.map((e) => e.data.n) }), {
+    batchEvents: { maxSize: 3, timeout: "2s", key: "event.data.group" },
+  }),
   fn("cron", [{ cron: "* * * * *" }], async ({ event }) => ({ event: event.name })),
 ];
 
