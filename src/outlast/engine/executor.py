@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import orjson
 
 from outlast.domain import QueueItem, QueueKind, RunRecord, RunStatus
-from outlast.engine import timeouts
+from outlast.engine import checkpoint, timeouts
 from outlast.engine.caller import Caller
 from outlast.engine.config import FunctionSpec
 from outlast.engine.machine import Machine
@@ -67,6 +67,10 @@ def request_body(
         "steps": {} if use_api else orjson.Fragment(encoded_memos),
         "ctx": {
             "run_id": run.id,
+            # With fn_id (and qi_id, this call's id), the JS SDK v4 checkpoints the steps
+            # it runs in a row instead of answering after each (engine/checkpoint.py).
+            "fn_id": spec.id,
+            "qi_id": checkpoint.call_id(item.id, item.attempt),
             "env": "default",
             "step_id": step_id,
             "attempt": item.attempt,

@@ -19,14 +19,14 @@ from outlast.domain import (
     Wait,
     WaitKind,
 )
-from outlast.engine import batching, pauses, timeouts
+from outlast.engine import batching, checkpoint, pauses, timeouts
 from outlast.engine import events as ev
 from outlast.engine.backoff import retry_delay_ms
 from outlast.engine.caller import CallResult
 from outlast.engine.config import FunctionSpec
 from outlast.engine.registry import Registry
-from outlast.protocol import durations, ids, jsonutil
-from outlast.protocol.ops import MAX_STEP_OUTPUT_BYTES, Opcode
+from outlast.protocol import durations, ids
+from outlast.protocol.ops import Opcode
 from outlast.store import NewItem, NewRun, Session
 
 log = logging.getLogger(__name__)
@@ -372,26 +372,8 @@ class Machine:
             if not step:
                 continue
             if code in (Opcode.STEP_RUN, Opcode.STEP):
-                data = op.get("data")
-                size = len(jsonutil.dumps(data))
-                # An output over the limit would fail the same way again: no retry.
-                too_big: dict[str, Any] | None = None
-                if size > MAX_STEP_OUTPUT_BYTES:
-                    limit = MAX_STEP_OUTPUT_BYTES
-                    too_big = _error(
-                        "OutputTooLarge", f"step output is {size} bytes; the limit is {limit}"
-                    )
-                await s.complete_step(
-                    run.id,
-                    step,
-                    name=name,
-                    op=code,
-                    memo={"error": too_big} if too_big else {"data": data},
-                    status=StepStatus.FAILED if too_big else StepStatus.COMPLETED,
-                    now=now,
-                    started_at=started_at,
-                    attempts=item.attempt + 1,
-                    error=too_big,
+                await checkpoint.save_output(
+                    s, run.id, op, started_at=started_at, attempts=item.attempt + 1, now=now
                 )
                 progressed = True
             elif code in (Opcode.STEP_ERROR, Opcode.STEP_FAILED):

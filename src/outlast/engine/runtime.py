@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from outlast.domain import App, EventRecord, FunctionRecord, RunRecord
+from outlast.engine import checkpoint
 from outlast.engine.caller import Caller
 from outlast.engine.config import build_spec
 from outlast.engine.executor import Executor
@@ -121,6 +122,11 @@ class Engine:
             done = await self.machine.cancel(s, run_id, now_ms(), reason=reason)
         self.executor.wake()
         return done
+
+    async def checkpoint(self, run_id: str, body: Any) -> int:
+        """Save the steps an SDK checkpointed during a call (see ``engine.checkpoint``)."""
+        async with self.store.tx() as s:
+            return await checkpoint.apply(s, run_id, body, now_ms())
 
     # -- sync -------------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from outlast.engine.runtime import Engine
-from outlast.server import cancellations, events_api, gql, register, rest
+from outlast.server import cancellations, checkpoint, events_api, gql, register, rest
 from outlast.server.discovery import Discovery
 from outlast.server.responses import error, json_response
 from outlast.server.settings import ServerSettings
@@ -65,6 +65,7 @@ def create_app(engine: Engine, settings: ServerSettings) -> Starlette:
         Route("/dev", register.dev_info, methods=["GET"]),
         Route("/v0/connect/start", register.connect_start, methods=["POST"]),
         Route("/v0/gql", gql.graphql_endpoint, methods=["POST"]),
+        Route("/v1/checkpoint/{run_id}/async", checkpoint.checkpoint_async, methods=["POST"]),
         Route("/v0/runs/{run_id}/batch", rest.run_batch, methods=["GET"]),
         Route("/v0/runs/{run_id}/actions", rest.run_actions, methods=["GET"]),
         Route("/v1/events", rest.list_events, methods=["GET"]),

@@ -47,6 +47,10 @@ class QueueQueries(Queries):
         )
         return None if r is None else item_row(r)
 
+    async def get_item(self, item_id: int) -> QueueItem | None:
+        r = await self.c.fetchone(f"SELECT {ITEM_COLS} FROM queue WHERE id = ?", (item_id,))
+        return None if r is None else item_row(r)
+
     async def delete_item(self, item_id: int) -> bool:
         return await self.c.execute("DELETE FROM queue WHERE id = ?", (item_id,)) > 0
 
