@@ -135,6 +135,28 @@ async def test_step_completes_once_and_stack_keeps_completion_order(store: Store
         assert steps["a"].status is StepStatus.COMPLETED and steps["a"].attempts == 1
 
 
+async def test_a_resolved_wait_keeps_the_op_it_was_recorded_with(store: Store) -> None:
+    async with store.tx() as s:
+        await s.create_runs([NewRun(run_record("r1"))])
+        await s.upsert_step(
+            "r1", "w", name="reply", op="WaitForEvent", status=StepStatus.WAITING, now=1
+        )
+        await s.complete_step(
+            "r1",
+            "w",
+            name=None,
+            op="",
+            memo=None,
+            status=StepStatus.COMPLETED,
+            now=2,
+            started_at=None,
+            attempts=1,
+        )
+    async with store.read() as r:
+        [step] = await r.list_steps("r1")
+    assert (step.op, step.name, step.status) == ("WaitForEvent", "reply", StepStatus.COMPLETED)
+
+
 async def test_parallel_completions_of_one_run_lose_nothing(store: Store) -> None:
     async with store.tx() as s:
         await s.create_runs([NewRun(run_record("r1"))])

@@ -232,7 +232,9 @@ class RunQueries(Queries):
         n = await self.c.execute(
             f"INSERT INTO steps ({STEP_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) "
             "ON CONFLICT (run_id, hash) DO UPDATE SET status = excluded.status, "
-            "op = excluded.op, name = COALESCE(excluded.name, steps.name), "
+            # A wait or invoke is resolved without its op (""): keep the one recorded.
+            "op = COALESCE(NULLIF(excluded.op, ''), steps.op), "
+            "name = COALESCE(excluded.name, steps.name), "
             "attempts = excluded.attempts, memo = excluded.memo, error = excluded.error, "
             "started_at = COALESCE(excluded.started_at, steps.started_at), "
             "ended_at = excluded.ended_at, done = 1 WHERE steps.done = 0",

@@ -242,6 +242,12 @@ def batch(t: Target) -> None:
     assert t.wait_end(ids[3])["output"] == {"ns": [9]}
 
 
+def large_state(t: Target) -> None:
+    """Over 4 MB of run state: the calls after the sleep carry none of it (use_api)."""
+    out = t.completed(t.send("large-state"), timeout=60)
+    assert out == {"sizes": [1_600_000] * 3, "total": 4_800_000}
+
+
 def cron(t: Target) -> None:
     def ticked() -> Any:
         runs = t.get(f"/v1/runs?function_id={t.fn('cron')}&status=Completed")
@@ -274,6 +280,7 @@ SCENARIOS: dict[str, tuple[Scenario, tuple[str, ...]]] = {
     "non-retriable": (non_retriable, CLIENTS),
     "cancel": (cancel, CLIENTS),
     "batch": (batch, CLIENTS),
+    "large-state": (large_state, CLIENTS),
     "cron": (cron, CLIENTS),
 }
 

@@ -210,6 +210,25 @@ async def batch(ctx: inngest.Context) -> dict[str, Any]:
     return {"ns": [e.data["n"] for e in ctx.events]}
 
 
+@client.create_function(fn_id="large-state", trigger=inngest.TriggerEvent(event=f"{P}.large-state"))
+async def large_state(ctx: inngest.Context) -> dict[str, Any]:
+    """4.8 MB of step outputs: after the sleep the server sends use_api and the SDK fetches
+    the run's state from the API."""
+    sizes = []
+    for name in ("a", "b", "c"):
+
+        async def big(name: str = name) -> str:
+            return name * 1_600_000
+
+        sizes.append(len(await ctx.step.run(name, big)))
+    await ctx.step.sleep("pause", datetime.timedelta(seconds=1))
+
+    async def total() -> int:
+        return sum(sizes)
+
+    return {"sizes": sizes, "total": await ctx.step.run("total", total)}
+
+
 @client.create_function(fn_id="cron", trigger=inngest.TriggerCron(cron="* * * * *"))
 async def cron(ctx: inngest.Context) -> dict[str, Any]:
     return {"event": ctx.event.name}
@@ -234,6 +253,7 @@ FUNCTIONS = [
     non_retriable,
     cancel,
     batch,
+    large_state,
     cron,
 ]
 

@@ -176,6 +176,15 @@ async def batch(ctx: outlast.Context) -> dict[str, Any]:
     return {"ns": [e.data["n"] for e in ctx.events]}
 
 
+@client.function(id="large-state", trigger=on("large-state"))
+async def large_state(ctx: outlast.Context) -> dict[str, Any]:
+    sizes = []
+    for name in ("a", "b", "c"):
+        sizes.append(len(await ctx.step.run(name, lambda name=name: name * 1_600_000)))
+    await ctx.step.sleep("pause", timedelta(seconds=1))
+    return {"sizes": sizes, "total": await ctx.step.run("total", lambda: sum(sizes))}
+
+
 @client.function(id="cron", trigger=outlast.TriggerCron(cron="* * * * *"))
 async def cron(ctx: outlast.Context) -> dict[str, Any]:
     return {"event": ctx.event.name}
@@ -200,6 +209,7 @@ FUNCTIONS = [
     non_retriable,
     cancel,
     batch,
+    large_state,
     cron,
 ]
 

@@ -137,6 +137,17 @@ const functions = [
   fn("batch", on("batch"), async ({ events }) => ({ ns: events.map((e) => e.data.n) }), {
     batchEvents: { maxSize: 3, timeout: "2s", key: "event.data.group" },
   }),
+  // 4.8 MB of step outputs: after the sleep the server sends use_api and the SDK fetches
+  // the run's state from the API.
+  fn("large-state", on("large-state"), async ({ step }) => {
+    const sizes = [];
+    for (const name of ["a", "b", "c"]) {
+      sizes.push((await step.run(name, () => name.repeat(1_600_000))).length);
+    }
+    await step.sleep("pause", "1s");
+    const total = await step.run("total", () => sizes.reduce((a, b) => a + b, 0));
+    return { sizes, total };
+  }),
   fn("cron", [{ cron: "* * * * *" }], async ({ event }) => ({ event: event.name })),
 ];
 
