@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from outlast.protocol.signing import hash_key
 from tests.acceptance.compat.conftest import app_for, ensure_node_app, signing_key
 from tests.acceptance.compat.scenarios import CLIENTS, Target
 from tests.acceptance.conftest import MakeServer
@@ -59,11 +60,33 @@ def test_rotated_signing_key_syncs_and_runs_with_the_fallback(
     }
     app = start_app(client, env)
     r = httpx.put(app.url, timeout=30)
-    assert r.status_code == 200, r.text
-    from outlast.protocol.signing import hash_key
-
+    assert r.status_code == 200 and "error" not in r.json(), r.text
     target = Target(client, server, origin(app), hash_key(new))
     assert target.completed(target.send("steps", {"n": 4})) == {"result": 9}
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+@pytest.mark.parametrize("prefixed", ["server", "app"])
+def test_a_signing_key_with_or_without_its_prefix_is_the_same_key(
+    make_server: MakeServer, start_app: Any, client: str, prefixed: str
+) -> None:
+    """``signkey-prod-<hex>`` on one side and the bare hex on the other work together: the
+    sync's Bearer token (hashed, prefix kept or not) and the call signatures match."""
+    key = signing_key()
+    bare = key.removeprefix("signkey-test-")
+    server_key, app_key = (key, bare) if prefixed == "server" else (bare, key)
+    server = make_server(mode="start", args=["--event-key", "ek", "--signing-key", server_key])
+    env = {
+        "INNGEST_DEV": "0",
+        "INNGEST_BASE_URL": server.url,
+        "INNGEST_SIGNING_KEY": app_key,
+        "INNGEST_EVENT_KEY": "ek",
+    }
+    app = start_app(client, env)
+    r = httpx.put(app.url, timeout=30)
+    assert r.status_code == 200 and "error" not in r.json(), r.text
+    target = Target(client, server, origin(app), hash_key(key))
+    assert target.completed(target.send("steps", {"n": 1})) == {"result": 3}
 
 
 @pytest.mark.parametrize("client", CLIENTS)
