@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -25,7 +26,7 @@ from outlast.engine.registry import Registry
 from outlast.protocol import jsonutil
 from outlast.protocol.ids import now_ms
 from outlast.protocol.ops import DISCOVERY_STEP_ID, MAX_REQUEST_STATE_BYTES, REQUEST_VERSION
-from outlast.store import Store
+from outlast.store import Session, Store
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +115,19 @@ class Executor:
         """New work may be ready now."""
         self._wake.set()
 
+    def wake_for(self, s: Session) -> None:
+        """Wake the loop if the session queued work due before the loop looks again anyway
+        (work a call goes on with itself needs no wake-up: that would cost a lease)."""
+        due = s.first_queued_due
+        if due is not None and due < now_ms() + MAX_IDLE_MS:
+            self._wake.set()
+
+    @contextlib.asynccontextmanager
+    async def _tx(self) -> AsyncIterator[Session]:
+        async with self.store.tx() as s:
+            yield s
+        self.wake_for(s)
+
     async def start(self) -> None:
         self._tasks = [
             asyncio.create_task(self._loop(), name="outlast-executor"),
@@ -192,22 +206,19 @@ class Executor:
     async def _one(self, item: QueueItem) -> QueueItem | None:
         now = now_ms()
         if item.kind is QueueKind.CRON:
-            async with self.store.tx() as s:
+            async with self._tx() as s:
                 await self.machine.cron_tick(s, item, now)
-            self.wake()
             return None
         if item.kind is QueueKind.RESUME:
-            async with self.store.tx() as s:
+            async with self._tx() as s:
                 await self.machine.resume(s, item, now)
-            self.wake()
             return None
         if item.kind is QueueKind.BATCH:
-            async with self.store.tx() as s:
+            async with self._tx() as s:
                 await self.machine.batch_timeout(s, item, now)
-            self.wake()
             return None
         if item.kind is QueueKind.TIMEOUT:
-            async with self.store.tx() as s:
+            async with self._tx() as s:
                 await timeouts.fire(self.machine, s, item, now)
             return None
         return await self._call(item)
@@ -218,12 +229,12 @@ class Executor:
             run = await r.get_run(item.run_id)
             memos = await r.load_memos(item.run_id) if run is not None else {}
         if run is None or run.status.finished:
-            async with self.store.tx() as s:
+            async with self._tx() as s:
                 await s.delete_item(item.id)
             return None
         spec = self.registry.get(run.function_id)
         if spec is None:
-            async with self.store.tx() as s:
+            async with self._tx() as s:
                 await s.delete_item(item.id)
                 locked = await s.lock_run(run.id)
                 if locked is not None:
@@ -242,11 +253,10 @@ class Executor:
         started = now_ms()
         if run.status is RunStatus.QUEUED:
             # Started means first called (timeouts.start counts the time before this).
-            async with self.store.tx() as s:
+            async with self._tx() as s:
                 await self.machine.start(s, run.id, spec, started)
         body = request_body(run, spec, memos, item, step_id)
         result = await self.caller.call(step_url(spec.url, step_id), body, run.id)
-        async with self.store.tx() as s:
+        async with self._tx() as s:
             nxt = await self.machine.apply(s, item, spec, result, started, now_ms())
-        self.wake()
         return nxt

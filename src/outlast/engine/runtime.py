@@ -114,13 +114,13 @@ class Engine:
             return []
         async with self.store.tx() as s:
             runs = await self.machine.ingest(s, records, now_ms())
-        self.executor.wake()
+        self.executor.wake_for(s)
         return runs
 
     async def cancel_run(self, run_id: str, reason: str = "cancelled via the API") -> bool:
         async with self.store.tx() as s:
             done = await self.machine.cancel(s, run_id, now_ms(), reason=reason)
-        self.executor.wake()
+        self.executor.wake_for(s)
         return done
 
     async def checkpoint(self, run_id: str, body: Any) -> int:

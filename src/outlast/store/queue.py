@@ -13,6 +13,8 @@ class QueueQueries(Queries):
 
     async def enqueue(self, items: Sequence[NewItem]) -> None:
         for it in items:
+            if it.lease_owner is None:
+                self.queued(it.due_at)
             await self.c.execute(
                 "INSERT INTO queue (run_id, kind, step, payload, attempt, due_at, dedupe_key, "
                 "lease_owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING",
@@ -30,6 +32,8 @@ class QueueQueries(Queries):
 
     async def enqueue_one(self, it: NewItem) -> QueueItem | None:
         """Insert one item and return it (None when its dedupe key is taken)."""
+        if it.lease_owner is None:
+            self.queued(it.due_at)
         r = await self.c.fetchone(
             "INSERT INTO queue (run_id, kind, step, payload, attempt, due_at, dedupe_key, "
             "lease_owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING "

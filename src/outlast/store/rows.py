@@ -30,6 +30,13 @@ class Queries:
 
     def __init__(self, conn: Conn) -> None:
         self.c = conn
+        #: The earliest due time of the items this session queued for any worker to lease
+        #: (None: none): the executor wakes up for them only if they are due soon.
+        self.first_queued_due: int | None = None
+
+    def queued(self, due_at: int) -> None:
+        if self.first_queued_due is None or due_at < self.first_queued_due:
+            self.first_queued_due = due_at
 
 
 def j(value: Any) -> str | None:

@@ -185,7 +185,7 @@ def test_js_sdk_checkpoints_steps_run_in_a_row_within_one_call(
     """The server sends ctx.fn_id and ctx.qi_id, so the JS SDK v4 runs both steps of the
     function in the first call and saves them through /v1/checkpoint: one call in all,
     where the classic protocol needs three."""
-    server = make_server()
+    server = make_server(args=["--log-level", "debug"])  # debug logs every call to an app
     app = start_app("js", {"INNGEST_DEV": server.url})
     assert httpx.put(app.url, timeout=30).status_code == 200
     target = Target("js", server, origin(app))
@@ -193,5 +193,8 @@ def test_js_sdk_checkpoints_steps_run_in_a_row_within_one_call(
     assert target.completed(event_id) == {"result": 5}
     run = target.wait_end(event_id)
     assert [s["output"] for s in run["steps"]] == [4, 5]
-    calls = [line for line in server.log().splitlines() if "fnId=compat-js-steps&" in line]
+    log = server.log_path.read_text()
+    calls = [
+        line for line in log.splitlines() if "called" in line and "fnId=compat-js-steps&" in line
+    ]
     assert len(calls) == 1, calls
