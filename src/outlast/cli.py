@@ -11,8 +11,9 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
+from typing import Any
 
 from outlast.engine.runtime import Engine, EngineConfig
 from outlast.protocol.ops import DEFAULT_MAX_EVENT_BYTES, MAX_EVENT_BYTES_CAP, ServerKind
@@ -204,6 +205,15 @@ async def _migrate(args: argparse.Namespace) -> None:
     log.info("migrations applied")
 
 
+def _run_fast(main: Coroutine[Any, Any, None]) -> None:
+    try:
+        import uvloop
+    except ImportError:  # Windows: the standard loop
+        asyncio.run(main)
+        return
+    uvloop.run(main)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handler = logging.StreamHandler()
@@ -222,7 +232,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "migrate":
             asyncio.run(_migrate(args))
         else:
-            asyncio.run(_serve(args))
+            # uvicorn's own loop setting does not apply to a server started inside a
+            # running loop: choose the loop here (uvloop roughly halves the cost of each
+            # socket write and wake-up, which every call and query pays).
+            _run_fast(_serve(args))
     except KeyboardInterrupt:
         pass
     return 0

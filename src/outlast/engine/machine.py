@@ -440,25 +440,27 @@ class Machine:
                 )
                 await self.finish(s, run, RunStatus.FAILED, now, error=err)
                 return None
-        if not retrying:
-            await s.delete_item(item.id)
         if retrying:
             return None
-        go_on = progressed
-        if item.kind is QueueKind.STEP:
-            go_on = race or await s.pending_steps(run.id) == 0
-        elif not ops:
-            go_on = await s.pending_steps(run.id) == 0
-        if not go_on:
-            return None
-        return await s.enqueue_one(
-            NewItem(
-                QueueKind.DISCOVER,
-                run.id,
-                now + self.opts.lease_ms,
-                lease_owner=self.opts.owner,
+        if item.kind is QueueKind.STEP or not ops:
+            # Deleted first: the count below is of the planned steps still to run.
+            await s.delete_item(item.id)
+            go_on = (item.kind is QueueKind.STEP and race) or await s.pending_steps(run.id) == 0
+            if not go_on:
+                return None
+            return await s.enqueue_one(
+                NewItem(
+                    QueueKind.DISCOVER,
+                    run.id,
+                    now + self.opts.lease_ms,
+                    lease_owner=self.opts.owner,
+                )
             )
-        )
+        if not progressed:
+            await s.delete_item(item.id)
+            return None
+        # The run goes on at once: this call's item becomes the next one, still leased.
+        return await s.reuse_item(item.id, now + self.opts.lease_ms, self.opts.owner)
 
     async def _retry_step(
         self,

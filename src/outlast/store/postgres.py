@@ -62,6 +62,15 @@ class _Conn:
 
 class _Session(Session):
     for_update = " FOR UPDATE"
+    append_to_stack = (
+        "UPDATE runs SET stack = (stack::jsonb || jsonb_build_array(?::text))::text WHERE id = ?"
+    )
+
+
+async def _keep_session_state(conn: asyncpg.Connection) -> None:
+    """Pool connections are given back as they are: Outlast sets no session state, takes
+    no advisory lock outside migrations (which release theirs) and opens no cursor, so
+    asyncpg's reset query would be one more round trip per transaction for nothing."""
 
 
 class PostgresStore(Store):
@@ -91,7 +100,11 @@ class PostgresStore(Store):
                 await conn.close()
             settings["search_path"] = self.schema
         self._pool = await asyncpg.create_pool(
-            self.dsn, min_size=self._min, max_size=self._max, server_settings=settings
+            self.dsn,
+            min_size=self._min,
+            max_size=self._max,
+            server_settings=settings,
+            reset=_keep_session_state,
         )
         async with self._pool.acquire() as pooled:
             await self._migrate(pooled)

@@ -51,6 +51,16 @@ class QueueQueries(Queries):
         )
         return None if r is None else item_row(r)
 
+    async def reuse_item(self, item_id: int, due_at: int, owner: str) -> QueueItem | None:
+        """Turn a finished call's item into the run's next discovery call, leased by
+        ``owner`` (one statement where delete + insert would take two)."""
+        r = await self.c.fetchone(
+            "UPDATE queue SET kind = ?, step = NULL, payload = NULL, attempt = 0, due_at = ?, "
+            f"lease_owner = ?, dedupe_key = NULL WHERE id = ? RETURNING {ITEM_COLS}",
+            (QueueKind.DISCOVER.value, due_at, owner, item_id),
+        )
+        return None if r is None else item_row(r)
+
     async def get_item(self, item_id: int) -> QueueItem | None:
         r = await self.c.fetchone(f"SELECT {ITEM_COLS} FROM queue WHERE id = ?", (item_id,))
         return None if r is None else item_row(r)

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from outlast.domain import RunRecord, RunStatus, StepRecord, StepStatus
-from outlast.protocol.jsonutil import dumps_str, loads
+from outlast.protocol.jsonutil import dumps_str
 from outlast.store.rows import (
     RUN_COLS,
     STEP_COLS,
@@ -20,6 +20,9 @@ from outlast.store.rows import (
 
 
 class RunQueries(Queries):
+    #: Push a step hash on a run's stack (a JSON array) in one statement: (hash, run id).
+    append_to_stack = "UPDATE runs SET stack = json_insert(stack, '$[#]', ?) WHERE id = ?"
+
     async def lock_run(self, run_id: str) -> RunRecord | None:
         """Read a run and hold its row until the transaction ends."""
         r = await self.c.fetchone(
@@ -254,11 +257,5 @@ class RunQueries(Queries):
         )
         if not n:
             return False
-        r = await self.c.fetchone("SELECT stack FROM runs WHERE id = ?", (run_id,))
-        if r is not None:
-            stack = loads(r[0])
-            stack.append(step_hash)
-            await self.c.execute(
-                "UPDATE runs SET stack = ? WHERE id = ?", (dumps_str(stack), run_id)
-            )
+        await self.c.execute(self.append_to_stack, (step_hash, run_id))
         return True
