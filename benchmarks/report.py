@@ -121,22 +121,26 @@ def plot(doc: dict[str, Any], path: str) -> None:
     import matplotlib.pyplot as plt
 
     wanted = [
-        ("steps", "steps_per_s", "steps/s (10-step runs)"),
+        ("steps", "steps_per_s", "steps/s (10-step runs, HTTP)"),
+        ("peer", "ratio", "Outlast / DBOS steps/s"),
         ("ingest", "batch_events_per_s", "events/s (batches of 100)"),
         ("latency", "event_to_first_step_p50_ms", "event -> first step p50 (ms)"),
         ("timers", "lateness_p99_ms", "timer lateness p99 (ms)"),
     ]
-    fig, axes = plt.subplots(1, len(wanted), figsize=(4 * len(wanted), 3.4))
+    fig, axes = plt.subplots(1, len(wanted), figsize=(3.6 * len(wanted), 3.4))
     for ax, (scenario, figure, title) in zip(axes, wanted, strict=True):
-        stores, values = [], []
-        for r in doc["results"]:
-            if r["scenario"] == scenario and figure in r["figures"]:
-                stores.append(r["store"])
-                values.append(r["figures"][figure])
-        ax.bar(stores, values, color=["#4c72b0", "#dd8452"][: len(values)])
-        goal = TARGETS.get((scenario, figure, "sqlite")) or TARGETS.get((scenario, figure, None))
-        if goal is not None:
-            ax.axhline(goal[1], color="#c44e52", linestyle="--", linewidth=1, label="target")
+        found = [
+            (r["store"], r["figures"][figure])
+            for r in doc["results"]
+            if r["scenario"] == scenario and figure in r["figures"]
+        ]
+        ax.bar([s for s, _ in found], [v for _, v in found], color=["#4c72b0", "#dd8452"])
+        for i, (store, _) in enumerate(found):
+            goal = target(scenario, figure, store)
+            if goal is not None:
+                label = "target" if i == 0 else None
+                ax.hlines(goal[1], i - 0.4, i + 0.4, color="#c44e52", linestyles="--", label=label)
+        if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)
         ax.set_title(title, fontsize=9)
     fig.suptitle(f"Outlast benchmarks — {doc['date']} — {doc['machine']}", fontsize=9)

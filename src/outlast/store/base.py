@@ -23,6 +23,9 @@ from outlast.store.runs import RunQueries
 
 __all__ = ["NewItem", "NewRun", "Session", "Store"]
 
+#: Events per INSERT statement (4 parameters each: under SQLite's and PostgreSQL's limits).
+EVENT_INSERT_CHUNK = 250
+
 
 class Session(RunQueries, QueueQueries, BatchQueries):
     """Every query Outlast makes, over one connection."""
@@ -87,16 +90,24 @@ class Session(RunQueries, QueueQueries, BatchQueries):
     # -- events ---------------------------------------------------------------------------
 
     async def insert_events(self, events: Sequence[EventRecord]) -> set[str]:
-        """Insert events; return the internal ids that were new (a retried send is not)."""
+        """Insert events; return the internal ids that were new (a retried send is not).
+        One statement per chunk of rows: a batch of events costs one round trip, not one
+        per event."""
         new: set[str] = set()
-        for e in events:
-            n = await self.c.execute(
-                "INSERT INTO events (internal_id, name, payload, received_at) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (internal_id) DO NOTHING",
-                (e.internal_id, e.name, dumps_str(e.payload), e.received_at),
+        for i in range(0, len(events), EVENT_INSERT_CHUNK):
+            chunk = events[i : i + EVENT_INSERT_CHUNK]
+            rows = ", ".join("(?, ?, ?, ?)" for _ in chunk)
+            args = [
+                value
+                for e in chunk
+                for value in (e.internal_id, e.name, dumps_str(e.payload), e.received_at)
+            ]
+            inserted = await self.c.fetch(
+                f"INSERT INTO events (internal_id, name, payload, received_at) VALUES {rows} "
+                "ON CONFLICT (internal_id) DO NOTHING RETURNING internal_id",
+                args,
             )
-            if n:
-                new.add(e.internal_id)
+            new.update(r[0] for r in inserted)
         return new
 
     async def get_event(self, internal_id: str) -> EventRecord | None:
