@@ -404,6 +404,11 @@ class Machine:
                     )
                     await self._retry_step(s, item, run.id, step, name, err, now, now + delay)
             elif code == Opcode.STEP_PLANNED:
+                if step in run.stack:
+                    # A discovery call that raced a parallel step's result (race mode) plans
+                    # a step that has finished since: running it again would break "a
+                    # finished step never runs twice", and the SDK would skip the others.
+                    continue
                 await s.upsert_step(
                     run.id, step, name=name, op=code, status=StepStatus.PLANNED, now=now
                 )
