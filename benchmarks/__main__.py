@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from benchmarks import report
 from benchmarks.common import Result
-from benchmarks.scenarios import ingest, latency, peer, steps, timers
+from benchmarks.scenarios import fairness, ingest, latency, peer, steps, timers
 
 Scenario = Callable[[str, str], list[Result]]
 
@@ -22,6 +22,7 @@ SCENARIOS: dict[str, Scenario] = {
     "latency": latency.run,
     "timers": timers.run,
     "peer": peer.run,
+    "fairness": fairness.run,
 }
 STORES = ("sqlite", "postgres")
 

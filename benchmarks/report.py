@@ -27,6 +27,7 @@ TARGETS: dict[tuple[str, str, str | None], tuple[str, float]] = {
     ("timers", "rss_added_mb", None): ("<=", 100),
     ("timers", "lateness_p99_ms", None): ("<=", 100),
     ("timers", "idle_rss_mb", None): ("<=", 100),
+    ("fairness", "other_key_delay_max_ms", None): ("<=", 1000),
 }
 _OPS: dict[str, Callable[[float, float], bool]] = {">=": operator.ge, "<=": operator.le}
 
@@ -126,6 +127,7 @@ def plot(doc: dict[str, Any], path: str) -> None:
         ("ingest", "batch_events_per_s", "events/s (batches of 100)"),
         ("latency", "event_to_first_step_p50_ms", "event -> first step p50 (ms)"),
         ("timers", "lateness_p99_ms", "timer lateness p99 (ms)"),
+        ("fairness", "other_key_delay_max_ms", "other key's delay, max (ms)"),
     ]
     fig, axes = plt.subplots(1, len(wanted), figsize=(3.6 * len(wanted), 3.4))
     for ax, (scenario, figure, title) in zip(axes, wanted, strict=True):

@@ -3,6 +3,7 @@ they ran at, so latencies are measured from the step's side without any extra I/
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import datetime
 from typing import Any
@@ -39,11 +40,29 @@ async def sleeper(ctx: outlast.Context) -> dict[str, Any]:
     return {"until": until, "woke": woke}
 
 
+@client.function(
+    id="fair",
+    trigger=outlast.TriggerEvent(event="bench/fair"),
+    retries=0,
+    concurrency=[outlast.Concurrency(limit=10, key="event.data.key")],
+)
+async def fair(ctx: outlast.Context) -> float:
+    """One 20 ms step, at most 10 at once per ``data.key``; returns when the step began."""
+
+    async def work() -> float:
+        began = time.time()
+        await asyncio.sleep(0.02)
+        return began
+
+    began: float = await ctx.step.run("work", work)
+    return began
+
+
 app = Starlette(
     routes=[
         Route(
             "/api/outlast",
-            outlast.asgi.serve(client, [ten_steps, one_step, sleeper]),
+            outlast.asgi.serve(client, [ten_steps, one_step, sleeper, fair]),
             methods=["GET", "POST", "PUT"],
         )
     ]

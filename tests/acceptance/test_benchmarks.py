@@ -15,7 +15,7 @@ from tests.acceptance.harness import ROOT
 
 pytestmark = pytest.mark.acceptance
 
-SCENARIOS = ("ingest", "steps", "latency", "timers", "peer")
+SCENARIOS = ("ingest", "steps", "latency", "timers", "peer", "fairness")
 
 
 @pytest.mark.timeout(300)
@@ -36,6 +36,8 @@ def test_every_scenario_runs_at_smoke_size_and_reports(tmp_path: Path) -> None:
     assert by_name["peer"]["figures"]["dbos_steps_per_s"] > 0
     assert by_name["timers"]["figures"]["lateness_p50_ms"] >= 0
     assert by_name["ingest"]["figures"]["store_limit_rows_per_s"] > 0
+    fair = by_name["fairness"]["figures"]
+    assert fair["other_key_delay_max_ms"] > 0 and fair["heavy_runs_left_after_last_light"] > 0
     # Every figure is printed with its target verdict where the issue sets one.
     assert "steps/sqlite steps_per_s" in done.stdout and "target >=" in done.stdout
 

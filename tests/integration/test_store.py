@@ -48,10 +48,10 @@ async def test_events_insert_once_and_list_newest_first(store: Store) -> None:
 
 async def test_run_keys_block_a_second_run_until_they_expire(store: Store) -> None:
     async with store.tx() as s:
-        first = await s.create_runs([NewRun(run_record("r1", now=1000), ("k", 5000))])
-        dup = await s.create_runs([NewRun(run_record("r2", now=2000), ("k", 6000))])
-        later = await s.create_runs([NewRun(run_record("r3", now=7000), ("k", 9000))])
-        other_fn = await s.create_runs([NewRun(run_record("r4", fn="other"), ("k", 5000))])
+        first = await s.create_runs([NewRun(run_record("r1", now=1000), (("k", 5000),))])
+        dup = await s.create_runs([NewRun(run_record("r2", now=2000), (("k", 6000),))])
+        later = await s.create_runs([NewRun(run_record("r3", now=7000), (("k", 9000),))])
+        other_fn = await s.create_runs([NewRun(run_record("r4", fn="other"), (("k", 5000),))])
     assert [r.id for r in first] == ["r1"]
     assert dup == []
     assert [r.id for r in later] == ["r3"]
@@ -74,7 +74,7 @@ async def test_lease_takes_ready_items_once_and_expired_leases_come_back(store: 
     again = await store.lease("b", now=1600, limit=10, lease_ms=1000)
     assert sorted(i.run_id for i in again) == ["r1", "r2"]
     async with store.read() as r:
-        assert await r.next_due_at() == 2600
+        assert await r.next_due_at(0) == 2600
 
 
 async def test_extend_leases_keeps_items_of_a_live_worker(store: Store) -> None:

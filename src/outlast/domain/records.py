@@ -47,6 +47,8 @@ class QueueKind(StrEnum):
     TIMEOUT = "timeout"
     #: A batch's timeout (payload ``batch_id``): start its run with the events it has.
     BATCH = "batch"
+    #: A debounce's end (payload ``key``): start its run with the last event.
+    DEBOUNCE = "debounce"
 
 
 class WaitKind(StrEnum):
@@ -138,6 +140,8 @@ class QueueItem:
     payload: dict[str, Any] | None
     attempt: int
     due_at: int
+    #: The first concurrency key the item counts under (None: not limited).
+    ckey: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,13 @@ from outlast.engine.expressions import (
     compile_expression,
     match_to_expression,
 )
+from outlast.engine.flow import (
+    ConcurrencySpec,
+    DebounceSpec,
+    FlowSpec,
+    GcraSpec,
+    SingletonSpec,
+)
 from outlast.protocol import ops
 from outlast.protocol.durations import DurationError, format_ms, parse_ms
 from outlast.protocol.registration import CronTrigger, Duration, FunctionConfig
@@ -100,6 +107,7 @@ class FunctionSpec:
     finish_timeout_ms: int | None
     config: dict[str, Any] = field(hash=False, compare=False)
     batch: BatchSpec | None = None
+    flow: FlowSpec = field(default_factory=FlowSpec)
 
 
 def build_spec(app_id: str, fn: FunctionConfig) -> FunctionSpec:
@@ -136,6 +144,38 @@ def build_spec(app_id: str, fn: FunctionConfig) -> FunctionSpec:
         finish_timeout_ms=_optional_ms(timeouts.finish if timeouts else None),
         config=fn.model_dump(mode="json", exclude_none=True),
         batch=_batch_spec(fn),
+        flow=_flow_spec(fn),
+    )
+
+
+def _flow_spec(fn: FunctionConfig) -> FlowSpec:
+    concurrency: tuple[ConcurrencySpec, ...]
+    if isinstance(fn.concurrency, int):
+        concurrency = (ConcurrencySpec(fn.concurrency, None, "fn"),)
+    else:
+        concurrency = tuple(
+            ConcurrencySpec(c.limit, _given(c.key), c.scope or "fn") for c in fn.concurrency or ()
+        )
+    throttle = rate_limit = debounce = singleton = None
+    if fn.throttle is not None:
+        t = fn.throttle
+        throttle = GcraSpec(t.limit, parse_ms(t.period), t.burst or 0, _given(t.key))
+    if fn.rate_limit is not None:
+        r = fn.rate_limit
+        rate_limit = GcraSpec(r.limit, parse_ms(r.period), 0, _given(r.key))
+    if fn.debounce is not None:
+        d = fn.debounce
+        debounce = DebounceSpec(parse_ms(d.period), _optional_ms(d.timeout), _given(d.key))
+    if fn.singleton is not None:
+        singleton = SingletonSpec(_given(fn.singleton.key), fn.singleton.mode)
+    return FlowSpec(
+        concurrency=tuple(c for c in concurrency if c.limit > 0),
+        throttle=throttle,
+        rate_limit=rate_limit,
+        debounce=debounce,
+        priority=_given(fn.priority.run) if fn.priority else None,
+        singleton=singleton,
+        idempotency=_given(fn.idempotency),
     )
 
 

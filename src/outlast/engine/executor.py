@@ -18,11 +18,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import orjson
 
 from outlast.domain import QueueItem, QueueKind, RunRecord, RunStatus
-from outlast.engine import checkpoint, timeouts
+from outlast.engine import checkpoint, debounce, timeouts
 from outlast.engine.caller import Caller
 from outlast.engine.config import FunctionSpec
 from outlast.engine.machine import Machine
-from outlast.engine.registry import Registry
+from outlast.engine.registry import Registry, sync_registry
 from outlast.protocol import jsonutil
 from outlast.protocol.ids import now_ms
 from outlast.protocol.ops import DISCOVERY_STEP_ID, MAX_REQUEST_STATE_BYTES, REQUEST_VERSION
@@ -186,7 +186,7 @@ class Executor:
         timeout = MAX_IDLE_MS
         if has_room:
             async with self.store.read() as r:
-                due = await r.next_due_at()
+                due = await r.next_due_at(now_ms())
             if due is not None:
                 timeout = max(0, min(timeout, due - now_ms()))
         if timeout > 0:
@@ -194,6 +194,7 @@ class Executor:
                 await asyncio.wait_for(self._wake.wait(), timeout / 1000)
 
     async def _run(self, item: QueueItem | None) -> None:
+        limited = item is not None and item.ckey is not None
         try:
             while item is not None:
                 item = await self._one(item)
@@ -202,6 +203,8 @@ class Executor:
         except Exception:
             # The item stays leased; it runs again when the lease expires.
             log.exception("failed to process queue item")
+        if limited:
+            self._wake.set()  # a concurrency slot is free: a call waiting for it may go
 
     async def _one(self, item: QueueItem) -> QueueItem | None:
         now = now_ms()
@@ -216,6 +219,10 @@ class Executor:
         if item.kind is QueueKind.BATCH:
             async with self._tx() as s:
                 await self.machine.batch_timeout(s, item, now)
+            return None
+        if item.kind is QueueKind.DEBOUNCE:
+            async with self._tx() as s:
+                await debounce.fire(self.machine, s, item, now)
             return None
         if item.kind is QueueKind.TIMEOUT:
             async with self._tx() as s:
@@ -233,6 +240,11 @@ class Executor:
                 await s.delete_item(item.id)
             return None
         spec = self.registry.get(run.function_id)
+        if spec is None and self.store.shared:
+            # Synced by another process since this one last looked?
+            async with self.store.read() as r:
+                await sync_registry(self.registry, r)
+            spec = self.registry.get(run.function_id)
         if spec is None:
             async with self._tx() as s:
                 await s.delete_item(item.id)

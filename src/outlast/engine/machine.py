@@ -19,7 +19,7 @@ from outlast.domain import (
     Wait,
     WaitKind,
 )
-from outlast.engine import batching, checkpoint, pauses, timeouts
+from outlast.engine import admission, batching, checkpoint, debounce, flow, pauses, timeouts
 from outlast.engine import events as ev
 from outlast.engine.backoff import retry_delay_ms
 from outlast.engine.caller import CallResult
@@ -78,6 +78,11 @@ class Machine:
                     continue
                 if self.registry.is_paused(spec.id):
                     continue
+                if spec.flow.rate_limit and not await admission.rate_allows(s, spec, rec, now):
+                    continue
+                if spec.flow.debounce is not None:
+                    await debounce.add(s, spec, rec, now)
+                    continue
                 if batching.batches(spec, rec.payload):
                     full = await batching.add(s, spec, rec, now)
                     if full is not None:
@@ -112,15 +117,21 @@ class Machine:
             parent=parent,
             batch_id=batch_id,
         )
-        return NewRun(run, key)
+        keys: tuple[tuple[str, int], ...] = (key,) if key is not None else ()
+        trigger = events[0] if events else {}
+        if spec.flow.idempotency and batch_id is None:
+            keys += ((flow.idempotency_key(spec.flow.idempotency, trigger), now + DEDUPE_MS),)
+        limits = flow.concurrency_keys(spec.id, spec.flow.concurrency, trigger)
+        return NewRun(run, keys, limits)
 
     async def start_runs(self, s: Session, runs: list[NewRun], now: int) -> list[RunRecord]:
-        created = await s.create_runs(runs)
+        created = await admission.singletons(self, s, await s.create_runs(runs), now)
         items: list[NewItem] = []
         waits: list[Wait] = []
         for run in created:
-            items.append(NewItem(QueueKind.DISCOVER, run.id, now))
             spec = self.registry.get(run.function_id)
+            due = await admission.first_call_at(s, spec, run, now)
+            items.append(NewItem(QueueKind.DISCOVER, run.id, due))
             timer = timeouts.start_timer(run, spec, now)
             if timer is not None:
                 items.append(timer)
@@ -232,6 +243,9 @@ class Machine:
         """End a run; emit its system events and answer the run that invoked it."""
         if not await s.finish_run(run.id, status, now, output=output, error=error):
             return False
+        spec = self.registry.get(run.function_id)
+        if spec is None or spec.flow.singleton is not None:
+            await s.release_singleton(run.id)
         parent = run.parent or {}
         system = ev.system_events(run, status, output, error, now)
         await self.ingest(s, system, now)

@@ -13,6 +13,7 @@ from outlast.domain import FunctionRecord
 from outlast.engine.config import ConfigProblem, FunctionSpec, build_spec
 from outlast.engine.expressions import ExpressionError
 from outlast.protocol.registration import FunctionConfig
+from outlast.store.base import Session
 
 log = logging.getLogger(__name__)
 
@@ -57,3 +58,10 @@ class Registry:
 
     def all(self) -> list[FunctionSpec]:
         return list(self._by_id.values())
+
+
+async def sync_registry(registry: Registry, s: Session) -> None:
+    """Reload ``registry`` from the store if the functions' version there changed."""
+    version = await s.functions_version()
+    if version != registry.version:
+        registry.load(await s.list_functions(), version)

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from outlast.domain import App, EventRecord, FunctionRecord, RunRecord
-from outlast.engine import checkpoint
+from outlast.engine import checkpoint, manage
 from outlast.engine.caller import Caller
 from outlast.engine.config import build_spec
 from outlast.engine.executor import Executor
 from outlast.engine.machine import Machine, Options, cron_item
-from outlast.engine.registry import Registry
+from outlast.engine.registry import Registry, sync_registry
 from outlast.protocol import jsonutil
 from outlast.protocol.ids import now_ms
 from outlast.protocol.ops import ServerKind
@@ -95,14 +95,16 @@ class Engine:
             records = await r.list_functions()
         self.registry.load(records, version)
 
+    async def refresh(self) -> None:
+        """Reload the registry if the functions changed (another process synced or paused)."""
+        async with self.store.read() as r:
+            await sync_registry(self.registry, r)
+
     async def _poll_registry(self) -> None:
         while True:
             await asyncio.sleep(REGISTRY_POLL_S)
             try:
-                async with self.store.read() as r:
-                    version = await r.functions_version()
-                if version != self.registry.version:
-                    await self.reload()
+                await self.refresh()
             except Exception:
                 log.exception("registry poll failed")
 
@@ -113,6 +115,10 @@ class Engine:
         if not records:
             return []
         async with self.store.tx() as s:
+            if self.store.shared:
+                # Another process may have synced (or paused) functions within the last poll
+                # interval: events must not miss a function this process has not seen yet.
+                await sync_registry(self.registry, s)
             runs = await self.machine.ingest(s, records, now_ms())
         self.executor.wake_for(s)
         return runs
@@ -127,6 +133,55 @@ class Engine:
         """Save the steps an SDK checkpointed during a call (see ``engine.checkpoint``)."""
         async with self.store.tx() as s:
             return await checkpoint.apply(s, run_id, body, now_ms())
+
+    # -- run management (engine.manage) ------------------------------------------------------
+
+    async def set_paused(self, function_id: str, paused: bool) -> FunctionRecord:
+        """Pause or resume a function, for every process (they reload their registries)."""
+        async with self.store.tx() as s:
+            record = await manage.set_paused(s, function_id, paused, now_ms())
+        await self.reload()
+        return record
+
+    async def replay_event(self, event_id: str) -> list[RunRecord]:
+        await self.refresh()
+        async with self.store.tx() as s:
+            runs = await manage.replay_event(s, self.machine, event_id, now_ms())
+        self.executor.wake_for(s)
+        return runs
+
+    async def replay_function(
+        self, function_id: str, since: int, until: int, limit: int = manage.MAX_REPLAY
+    ) -> tuple[list[RunRecord], bool]:
+        """Start runs for the function's events in ``[since, until)`` that started none, a
+        page per transaction; (runs, whether ``limit`` stopped the replay)."""
+        await self.refresh()
+        manage.check_replayable(self.machine, function_id)
+        runs: list[RunRecord] = []
+        cursor: tuple[int, str] | None = (since, "")
+        while cursor is not None and len(runs) < limit:
+            async with self.store.tx() as s:
+                page = await manage.replay_page(
+                    s,
+                    self.machine,
+                    function_id,
+                    since=since,
+                    until=until,
+                    cursor=cursor,
+                    budget=limit - len(runs),
+                    now=now_ms(),
+                )
+            self.executor.wake_for(s)
+            runs += page.runs
+            cursor = page.cursor
+        return runs, len(runs) >= limit
+
+    async def rerun(self, run_id: str, from_step: str | None = None) -> manage.Rerun:
+        await self.refresh()
+        async with self.store.tx() as s:
+            result = await manage.rerun(s, self.machine, run_id, from_step, now_ms())
+        self.executor.wake_for(s)
+        return result
 
     # -- sync -------------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from outlast.engine.runtime import Engine
-from outlast.server import cancellations, checkpoint, events_api, gql, register, rest
+from outlast.server import cancellations, checkpoint, events_api, gql, manage, register, rest
 from outlast.server.discovery import Discovery
 from outlast.server.responses import error, json_response
 from outlast.server.settings import ServerSettings
@@ -75,6 +75,11 @@ def create_app(engine: Engine, settings: ServerSettings) -> Starlette:
         Route("/v1/runs/{run_id}", rest.get_run, methods=["GET"]),
         Route("/v1/runs/{run_id}", rest.cancel_run, methods=["DELETE"]),
         Route("/v1/cancellations", cancellations.create_cancellation, methods=["POST"]),
+        Route("/v1/events/{event_id}/replay", manage.replay_event, methods=["POST"]),
+        Route("/v1/runs/{run_id}/rerun", manage.rerun_run, methods=["POST"]),
+        Route("/v1/functions/{function_id}/pause", manage.pause_function, methods=["POST"]),
+        Route("/v1/functions/{function_id}/resume", manage.resume_function, methods=["POST"]),
+        Route("/v1/functions/{function_id}/replay", manage.replay_function, methods=["POST"]),
     ]
     app = Starlette(
         routes=routes,

@@ -38,7 +38,7 @@ class BulkCancel:
     condition: Expression | None
 
 
-def _date_ms(body: dict[str, Any], key: str) -> int | str:
+def date_ms(body: dict[str, Any], key: str) -> int | str:
     """The field as unix ms, or why it is refused. A date without a zone is UTC."""
     raw = body.get(key)
     if not isinstance(raw, str) or not raw.strip():
@@ -65,7 +65,7 @@ def _parse_cancellation(body: Any) -> BulkCancel | str:
         return "app_id must be a non-empty string (the app's id)"
     if not isinstance(function_id, str) or not function_id.strip():
         return "function_id is required: the function's id"
-    after, before = _date_ms(body, "started_after"), _date_ms(body, "started_before")
+    after, before = date_ms(body, "started_after"), date_ms(body, "started_before")
     if isinstance(after, str):
         return after
     if isinstance(before, str):

@@ -16,6 +16,7 @@ from outlast.engine.runtime import Engine
 from outlast.server.auth import signing_key_problem
 from outlast.server.responses import error, json_response
 from outlast.server.settings import ServerSettings
+from outlast.store import Session
 
 MAX_PAGE = 1000
 
@@ -34,7 +35,7 @@ def event_json(e: EventRecord) -> dict[str, Any]:
     return {**e.payload, "internal_id": e.internal_id, "received_at": iso(e.received_at)}
 
 
-def run_json(run: RunRecord) -> dict[str, Any]:
+def run_json(run: RunRecord, original_run_id: str | None = None) -> dict[str, Any]:
     cron = None
     if run.events and run.events[0].get("name") == "inngest/scheduled.timer":
         cron = run.events[0].get("data", {}).get("cron")
@@ -44,7 +45,7 @@ def run_json(run: RunRecord) -> dict[str, Any]:
         "status": run.status.api_name,
         "event_id": run.event_id,
         "batch_id": run.batch_id,
-        "original_run_id": None,
+        "original_run_id": original_run_id,
         "cron": cron,
         "queued_at": iso(run.queued_at),
         "run_started_at": iso(run.started_at or run.queued_at),
@@ -131,6 +132,12 @@ def _status(request: Request) -> RunStatus | Response | None:
 RUN_NOT_FOUND = "run not found"
 
 
+async def runs_json(r: Session, runs: list[RunRecord]) -> list[dict[str, Any]]:
+    """Runs as the API shows them, each rerun with the run it was started from."""
+    origins = await r.original_runs([run.id for run in runs])
+    return [run_json(run, origins.get(run.id)) for run in runs]
+
+
 @api
 async def list_events(request: Request, engine: Engine) -> Response:
     limit = _limit(request)
@@ -161,7 +168,8 @@ async def event_runs(request: Request, engine: Engine) -> Response:
         runs = await r.runs_for_event(event_id)
         if not runs and await r.get_event(event_id) is None:
             return error("event not found", 404)
-    return envelope([run_json(run) for run in runs])
+        found = await runs_json(r, runs)
+    return envelope(found)
 
 
 @api
@@ -179,7 +187,8 @@ async def list_runs(request: Request, engine: Engine) -> Response:
             before=request.query_params.get("cursor"),
             limit=limit,
         )
-    return envelope([run_json(run) for run in runs])
+        found = await runs_json(r, runs)
+    return envelope(found)
 
 
 @api
@@ -187,10 +196,11 @@ async def get_run(request: Request, engine: Engine) -> Response:
     run_id = request.path_params["run_id"]
     async with engine.store.read() as r:
         run = await r.get_run(run_id)
-        steps = await r.list_steps(run_id) if run else []
-    if run is None:
-        return error(RUN_NOT_FOUND, 404)
-    return envelope({**run_json(run), "steps": [step_json(s) for s in steps]})
+        if run is None:
+            return error(RUN_NOT_FOUND, 404)
+        steps = await r.list_steps(run_id)
+        [found] = await runs_json(r, [run])
+    return envelope({**found, "steps": [step_json(s) for s in steps]})
 
 
 @api

@@ -4,7 +4,8 @@ A :class:`Session` wraps one connection. ``store.tx()`` gives a session inside a
 transaction (everything in it commits together or not at all); ``store.read()``
 gives one for reads. Dialect differences live in the small subclasses. The queries are
 grouped by what they touch: apps, functions and events here, runs and steps in
-``runs``, the queue and waits in ``queue``, event batches in ``batches``.
+``runs``, the queue and waits in ``queue``, event batches in ``batches``, flow-control state in
+``flow``; leasing (with concurrency limits) in ``leasing``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Any
 from outlast.domain import App, EventRecord, FunctionRecord, QueueItem
 from outlast.protocol.jsonutil import dumps_str, loads
 from outlast.store.batches import BatchQueries
+from outlast.store.flow import FlowQueries
+from outlast.store.manage import ManageQueries
 from outlast.store.queue import QueueQueries
 from outlast.store.rows import NewItem, NewRun, event_row
 from outlast.store.runs import RunQueries
@@ -27,7 +30,7 @@ __all__ = ["NewItem", "NewRun", "Session", "Store"]
 EVENT_INSERT_CHUNK = 250
 
 
-class Session(RunQueries, QueueQueries, BatchQueries):
+class Session(RunQueries, QueueQueries, BatchQueries, ManageQueries, FlowQueries):
     """Every query Outlast makes, over one connection."""
 
     # -- apps and functions ---------------------------------------------------------------
@@ -151,6 +154,8 @@ class Store(abc.ABC):
 
     #: "sqlite" or "postgres"
     kind: str
+    #: Whether other server processes may change it (functions synced or paused elsewhere).
+    shared: bool = False
 
     @abc.abstractmethod
     async def open(self) -> None:

@@ -17,6 +17,7 @@ import asyncpg
 
 from outlast.domain import QueueItem
 from outlast.protocol.ids import now_ms
+from outlast.store import leasing
 from outlast.store.base import Session, Store
 from outlast.store.conn import Row
 from outlast.store.migrations import migrations
@@ -26,6 +27,9 @@ log = logging.getLogger(__name__)
 
 #: Any constant: the advisory lock that serialises migrations across processes.
 _MIGRATION_LOCK = 7_271_830_117
+#: Advisory lock key serialising the concurrency-limited part of leasing across processes.
+LEASE_LOCK = 7_271_830_118
+KEYED_READY = "SELECT 1 FROM queue WHERE ckey IS NOT NULL AND due_at <= $1 LIMIT 1"
 
 
 @lru_cache(maxsize=1024)
@@ -77,6 +81,7 @@ class PostgresStore(Store):
     """PostgreSQL at ``dsn`` (``postgresql://user@host:port/db``)."""
 
     kind = "postgres"
+    shared = True
 
     def __init__(
         self, dsn: str, *, schema: str | None = None, min_size: int = 2, max_size: int = 20
@@ -155,13 +160,26 @@ class PostgresStore(Store):
 
     async def lease(self, owner: str, now: int, limit: int, lease_ms: int) -> list[QueueItem]:
         async with self._p().acquire() as conn:
-            rows = await conn.fetch(
-                "UPDATE queue SET due_at = $1, lease_owner = $2 WHERE id IN "
-                "(SELECT id FROM queue WHERE due_at <= $3 ORDER BY due_at, id LIMIT $4 "
-                f"FOR UPDATE SKIP LOCKED) RETURNING {ITEM_COLS}",
-                now + lease_ms,
-                owner,
-                now,
-                limit,
-            )
-        return sorted((item_row(tuple(r)) for r in rows), key=lambda i: i.id)
+            if await conn.fetchval(KEYED_READY, now) is None:
+                # Nothing under a concurrency limit is ready: one statement.
+                rows = await conn.fetch(
+                    "UPDATE queue SET due_at = $1, lease_owner = $2 WHERE id IN "
+                    "(SELECT id FROM queue WHERE due_at <= $3 AND ckey IS NULL "
+                    "ORDER BY due_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) "
+                    f"RETURNING {ITEM_COLS}",
+                    now + lease_ms,
+                    owner,
+                    now,
+                    limit,
+                )
+                return sorted((item_row(tuple(r)) for r in rows), key=lambda i: i.id)
+            async with conn.transaction():
+                return await leasing.lease(
+                    _Conn(conn),
+                    owner,
+                    now,
+                    limit,
+                    lease_ms,
+                    skip_locked=" FOR UPDATE SKIP LOCKED",
+                    keyed_lock=f"SELECT pg_advisory_xact_lock({LEASE_LOCK})",
+                )

@@ -5,7 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from outlast.domain import QueueItem, QueueKind, Wait, WaitKind
+from outlast.store.conn import Row
 from outlast.store.rows import ITEM_COLS, WAIT_COLS, NewItem, Queries, item_row, j, wait_row
+
+#: Queue items that are calls to an app: the ones concurrency limits count.
+CALL_KINDS = (QueueKind.DISCOVER, QueueKind.STEP)
+_INSERT_COLS = "run_id, kind, step, payload, attempt, due_at, dedupe_key, lease_owner"
 
 
 class QueueQueries(Queries):
@@ -13,43 +18,40 @@ class QueueQueries(Queries):
 
     async def enqueue(self, items: Sequence[NewItem]) -> None:
         for it in items:
-            if it.lease_owner is None:
-                self.queued(it.due_at)
-            await self.c.execute(
-                "INSERT INTO queue (run_id, kind, step, payload, attempt, due_at, dedupe_key, "
-                "lease_owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING",
-                (
-                    it.run_id,
-                    it.kind.value,
-                    it.step,
-                    j(it.payload),
-                    it.attempt,
-                    it.due_at,
-                    it.dedupe_key,
-                    it.lease_owner,
-                ),
-            )
+            await self._insert_item(it, "")
 
     async def enqueue_one(self, it: NewItem) -> QueueItem | None:
         """Insert one item and return it (None when its dedupe key is taken)."""
+        r = await self._insert_item(it, f" RETURNING {ITEM_COLS}")
+        return None if r is None else item_row(r)
+
+    async def _insert_item(self, it: NewItem, returning: str) -> Row | None:
         if it.lease_owner is None:
             self.queued(it.due_at)
-        r = await self.c.fetchone(
-            "INSERT INTO queue (run_id, kind, step, payload, attempt, due_at, dedupe_key, "
-            "lease_owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING "
-            f"RETURNING {ITEM_COLS}",
-            (
-                it.run_id,
-                it.kind.value,
-                it.step,
-                j(it.payload),
-                it.attempt,
-                it.due_at,
-                it.dedupe_key,
-                it.lease_owner,
-            ),
+        values = (
+            it.run_id,
+            it.kind.value,
+            it.step,
+            j(it.payload),
+            it.attempt,
+            it.due_at,
+            it.dedupe_key,
+            it.lease_owner,
         )
-        return None if r is None else item_row(r)
+        if it.kind in CALL_KINDS:
+            # A call counts under its run's concurrency keys: copied from the run's row.
+            sql = (
+                f"INSERT INTO queue ({_INSERT_COLS}, ckey, climit, ckey2, climit2) "
+                "SELECT ?, ?, ?, ?, ?, ?, ?, ?, r.ckey, r.climit, r.ckey2, r.climit2 "
+                "FROM (SELECT 1 AS one) AS o LEFT JOIN runs r ON r.id = ? "
+                f"WHERE true ON CONFLICT (dedupe_key) DO NOTHING{returning}"
+            )
+            return await self.c.fetchone(sql, (*values, it.run_id))
+        sql = (
+            f"INSERT INTO queue ({_INSERT_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+            f"ON CONFLICT (dedupe_key) DO NOTHING{returning}"
+        )
+        return await self.c.fetchone(sql, values)
 
     async def reuse_item(self, item_id: int, due_at: int, owner: str) -> QueueItem | None:
         """Turn a finished call's item into the run's next discovery call, leased by
@@ -84,9 +86,15 @@ class QueueQueries(Queries):
         )
         return int(r[0]) if r else 0
 
-    async def next_due_at(self) -> int | None:
-        r = await self.c.fetchone("SELECT MIN(due_at) FROM queue")
-        return None if r is None or r[0] is None else int(r[0])
+    async def next_due_at(self, now: int) -> int | None:
+        """When the next item becomes ready. Items under a concurrency limit that are due
+        already are left out: they wait for a slot, and a finished call wakes the loop."""
+        free = await self.c.fetchone("SELECT MIN(due_at) FROM queue WHERE ckey IS NULL")
+        keyed = await self.c.fetchone(
+            "SELECT MIN(due_at) FROM queue WHERE ckey IS NOT NULL AND due_at > ?", (now,)
+        )
+        times = [int(r[0]) for r in (free, keyed) if r is not None and r[0] is not None]
+        return min(times) if times else None
 
     async def extend_leases(self, owner: str, until: int) -> None:
         await self.c.execute(

@@ -65,8 +65,11 @@ class NewItem:
 @dataclass(frozen=True, slots=True)
 class NewRun:
     run: RunRecord
-    #: (key, expires_at): at most one run per (function, key) while unexpired.
-    key: tuple[str, int] | None = None
+    #: (key, expires_at) pairs: at most one run per (function, key) while unexpired (event
+    #: id dedupe, idempotency, cron ticks). The run is skipped if any key is taken.
+    keys: tuple[tuple[str, int], ...] = ()
+    #: Up to two (concurrency key, limit) pairs its calls are counted under.
+    concurrency: tuple[tuple[str, int], ...] = ()
 
 
 RUN_COLS = (
@@ -78,7 +81,7 @@ STEP_COLS = (
     "ended_at, done"
 )
 WAIT_COLS = "id, run_id, kind, step, event_name, expression, event, correlation_id, expires_at"
-ITEM_COLS = "id, run_id, kind, step, payload, attempt, due_at"
+ITEM_COLS = "id, run_id, kind, step, payload, attempt, due_at, ckey"
 
 
 def run_row(r: Row) -> RunRecord:
@@ -139,6 +142,7 @@ def item_row(r: Row) -> QueueItem:
         payload=uj(r[4]),
         attempt=r[5],
         due_at=r[6],
+        ckey=r[7],
     )
 
 

@@ -33,26 +33,18 @@ class RunQueries(Queries):
     # -- runs -----------------------------------------------------------------------------
 
     async def create_runs(self, runs: Iterable[NewRun]) -> list[RunRecord]:
-        """Insert runs; a run whose (function, key) is already taken is skipped."""
+        """Insert runs; a run with a (function, key) already taken is skipped. Each key is
+        claimed in one statement (the upsert's row lock), so two processes cannot both
+        take it."""
         created: list[RunRecord] = []
         for nr in runs:
             run = nr.run
-            if nr.key is not None:
-                key, expires = nr.key
-                taken = await self.c.fetchone(
-                    "SELECT expires_at FROM run_keys WHERE function_id = ? AND key = ?",
-                    (run.function_id, key),
-                )
-                if taken is not None and taken[0] > run.queued_at:
-                    continue
-                await self.c.execute(
-                    "INSERT INTO run_keys (function_id, key, run_id, expires_at) "
-                    "VALUES (?, ?, ?, ?) ON CONFLICT (function_id, key) DO UPDATE SET "
-                    "run_id = excluded.run_id, expires_at = excluded.expires_at",
-                    (run.function_id, key, run.id, expires),
-                )
+            if not await self._claim_keys(run, nr.keys):
+                continue
+            limits = [*nr.concurrency, (None, None), (None, None)]
             await self.c.execute(
-                f"INSERT INTO runs ({RUN_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO runs ({RUN_COLS}, ckey, climit, ckey2, climit2) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run.id,
                     run.function_id,
@@ -67,10 +59,27 @@ class RunQueries(Queries):
                     dumps_str(run.stack),
                     j(run.parent),
                     run.batch_id,
+                    limits[0][0],
+                    limits[0][1],
+                    limits[1][0],
+                    limits[1][1],
                 ),
             )
             created.append(run)
         return created
+
+    async def _claim_keys(self, run: RunRecord, keys: Iterable[tuple[str, int]]) -> bool:
+        for key, expires in keys:
+            claimed = await self.c.fetchone(
+                "INSERT INTO run_keys (function_id, key, run_id, expires_at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (function_id, key) DO UPDATE SET "
+                "run_id = excluded.run_id, expires_at = excluded.expires_at "
+                "WHERE run_keys.expires_at <= ? RETURNING run_id",
+                (run.function_id, key, run.id, expires, run.queued_at),
+            )
+            if claimed is None:
+                return False
+        return True
 
     async def get_run(self, run_id: str) -> RunRecord | None:
         r = await self.c.fetchone(f"SELECT {RUN_COLS} FROM runs WHERE id = ?", (run_id,))

@@ -23,10 +23,10 @@ from typing import Any
 
 from outlast.domain import QueueItem
 from outlast.protocol.ids import now_ms
+from outlast.store import leasing
 from outlast.store.base import Session, Store
 from outlast.store.conn import Row
 from outlast.store.migrations import migrations
-from outlast.store.rows import ITEM_COLS, item_row
 
 log = logging.getLogger(__name__)
 
@@ -136,10 +136,4 @@ class SQLiteStore(Store):
 
     async def lease(self, owner: str, now: int, limit: int, lease_ms: int) -> list[QueueItem]:
         async with self.tx() as s:
-            rows = await s.c.fetch(
-                "UPDATE queue SET due_at = ?, lease_owner = ? WHERE id IN "
-                "(SELECT id FROM queue WHERE due_at <= ? ORDER BY due_at, id LIMIT ?) "
-                f"RETURNING {ITEM_COLS}",
-                (now + lease_ms, owner, now, limit),
-            )
-        return sorted((item_row(r) for r in rows), key=lambda i: i.id)
+            return await leasing.lease(s.c, owner, now, limit, lease_ms)

@@ -9,6 +9,7 @@ used — and checks what the server recorded. Every wait has a deadline.
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -258,6 +259,33 @@ def cron(t: Target) -> None:
     assert run["cron"] == "* * * * *"
 
 
+def rate_limit(t: Target) -> None:
+    """One run per key per minute: of three events for a key, only the first starts one."""
+    key = uuid.uuid4().hex
+    ids = [t.send("rate-limit", {"key": key, "n": n}) for n in (1, 2, 3)]
+    assert t.completed(ids[0]) == {"n": 1}
+    for event_id in ids[1:]:
+        assert t.get(f"/v1/events/{event_id}/runs") == []
+
+
+def debounce(t: Target) -> None:
+    """Three events in quick succession: one run, 1 s after the last, with the last."""
+    key = uuid.uuid4().hex
+    ids = [t.send("debounce", {"key": key, "n": n}) for n in (1, 2, 3)]
+    assert t.completed(ids[2]) == {"n": 3}
+    for event_id in ids[:2]:
+        assert t.get(f"/v1/events/{event_id}/runs") == []
+
+
+def concurrency(t: Target) -> None:
+    """One step per key at once: the three runs of a key hold their step one after another."""
+    key = uuid.uuid4().hex
+    ids = t.send_many([("concurrency", {"key": key}) for _ in range(3)])
+    spans = sorted((o["start"], o["end"]) for o in (t.completed(i) for i in ids))
+    for (_, end), (start, _) in itertools.pairwise(spans):
+        assert start >= end - 0.01, spans
+
+
 Scenario = Callable[[Target], None]
 
 #: name -> (scenario, the clients it applies to).
@@ -282,6 +310,9 @@ SCENARIOS: dict[str, tuple[Scenario, tuple[str, ...]]] = {
     "batch": (batch, CLIENTS),
     "large-state": (large_state, CLIENTS),
     "cron": (cron, CLIENTS),
+    "rate-limit": (rate_limit, CLIENTS),
+    "debounce": (debounce, CLIENTS),
+    "concurrency": (concurrency, CLIENTS),
 }
 
 CASES = [(c, name) for name, (_, clients) in SCENARIOS.items() for c in clients]

@@ -4,7 +4,9 @@ variables, as a team moving an existing app onto Outlast would do."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime
+import time
 from typing import Any
 
 import fastapi
@@ -210,6 +212,40 @@ async def batch(ctx: inngest.Context) -> dict[str, Any]:
     return {"ns": [e.data["n"] for e in ctx.events]}
 
 
+@client.create_function(
+    fn_id="rate-limit",
+    trigger=inngest.TriggerEvent(event=f"{P}.rate-limit"),
+    rate_limit=inngest.RateLimit(
+        limit=1, period=datetime.timedelta(minutes=1), key="event.data.key"
+    ),
+)
+async def rate_limit(ctx: inngest.Context) -> dict[str, Any]:
+    return {"n": ctx.event.data["n"]}
+
+
+@client.create_function(
+    fn_id="debounce",
+    trigger=inngest.TriggerEvent(event=f"{P}.debounce"),
+    debounce=inngest.Debounce(period=datetime.timedelta(seconds=1), key="event.data.key"),
+)
+async def debounce(ctx: inngest.Context) -> dict[str, Any]:
+    return {"n": ctx.event.data["n"]}
+
+
+@client.create_function(
+    fn_id="concurrency",
+    trigger=inngest.TriggerEvent(event=f"{P}.concurrency"),
+    concurrency=[inngest.Concurrency(limit=1, key="event.data.key")],
+)
+async def concurrency(ctx: inngest.Context) -> dict[str, float]:
+    async def hold() -> dict[str, float]:
+        start = time.time()
+        await asyncio.sleep(0.4)
+        return {"start": start, "end": time.time()}
+
+    return await ctx.step.run("hold", hold)
+
+
 @client.create_function(fn_id="large-state", trigger=inngest.TriggerEvent(event=f"{P}.large-state"))
 async def large_state(ctx: inngest.Context) -> dict[str, Any]:
     """4.8 MB of step outputs: after the sleep the server sends use_api and the SDK fetches
@@ -255,6 +291,9 @@ FUNCTIONS = [
     batch,
     large_state,
     cron,
+    rate_limit,
+    debounce,
+    concurrency,
 ]
 
 app = fastapi.FastAPI()

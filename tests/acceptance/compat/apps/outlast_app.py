@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -176,6 +178,39 @@ async def batch(ctx: outlast.Context) -> dict[str, Any]:
     return {"ns": [e.data["n"] for e in ctx.events]}
 
 
+@client.function(
+    id="rate-limit",
+    trigger=on("rate-limit"),
+    rate_limit=outlast.RateLimit(limit=1, period="1m", key="event.data.key"),
+)
+async def rate_limit(ctx: outlast.Context) -> dict[str, Any]:
+    return {"n": ctx.event.data["n"]}
+
+
+@client.function(
+    id="debounce",
+    trigger=on("debounce"),
+    debounce=outlast.Debounce(period="1s", key="event.data.key"),
+)
+async def debounce(ctx: outlast.Context) -> dict[str, Any]:
+    return {"n": ctx.event.data["n"]}
+
+
+@client.function(
+    id="concurrency",
+    trigger=on("concurrency"),
+    concurrency=[outlast.Concurrency(limit=1, key="event.data.key")],
+)
+async def concurrency(ctx: outlast.Context) -> dict[str, float]:
+    async def hold() -> dict[str, float]:
+        start = time.time()
+        await asyncio.sleep(0.4)
+        return {"start": start, "end": time.time()}
+
+    result: dict[str, float] = await ctx.step.run("hold", hold)
+    return result
+
+
 @client.function(id="large-state", trigger=on("large-state"))
 async def large_state(ctx: outlast.Context) -> dict[str, Any]:
     sizes = []
@@ -211,6 +246,9 @@ FUNCTIONS = [
     batch,
     large_state,
     cron,
+    rate_limit,
+    debounce,
+    concurrency,
 ]
 
 

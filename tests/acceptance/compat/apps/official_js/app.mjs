@@ -149,6 +149,24 @@ const functions = [
     return { sizes, total };
   }),
   fn("cron", [{ cron: "* * * * *" }], async ({ event }) => ({ event: event.name })),
+  // Flow control: one run per key per minute; the last of a burst; one step per key at once.
+  fn("rate-limit", on("rate-limit"), async ({ event }) => ({ n: event.data.n }), {
+    rateLimit: { limit: 1, period: "1m", key: "event.data.key" },
+  }),
+  fn("debounce", on("debounce"), async ({ event }) => ({ n: event.data.n }), {
+    debounce: { period: "1s", key: "event.data.key" },
+  }),
+  fn(
+    "concurrency",
+    on("concurrency"),
+    async ({ step }) =>
+      step.run("hold", async () => {
+        const start = Date.now() / 1000;
+        await new Promise((resolve) => setTimeout(resolve, 400));
+        return { start, end: Date.now() / 1000 };
+      }),
+    { concurrency: { limit: 1, key: "event.data.key" } },
+  ),
 ];
 
 const app = express();
