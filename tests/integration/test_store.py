@@ -18,6 +18,7 @@ from outlast.domain import (
 )
 from outlast.store import NewItem, NewRun
 from outlast.store.base import Store
+from outlast.store.rows import StepDone
 
 
 def run_record(run_id: str, fn: str = "app-fn", now: int = 1000) -> RunRecord:
@@ -326,3 +327,49 @@ async def test_concurrent_adds_to_one_batch_count_every_event(store: Store) -> N
 
     sizes = await asyncio.gather(*(add(i) for i in range(20)))
     assert sorted(sizes) == list(range(1, 21))
+
+
+def step_done(item_id: int, step: str, data: int) -> StepDone:
+    return StepDone(
+        "r1", item_id, step, step, "StepRun", f'{{"data":{data}}}', 10, 1, 20, 5_000, "w"
+    )
+
+
+async def test_step_done_saves_the_step_and_reuses_the_call_for_the_next(store: Store) -> None:
+    async with store.tx() as s:
+        await s.create_runs([NewRun(run_record("r1"))])
+        await s.start_run("r1", 5)
+        await s.enqueue([NewItem(QueueKind.DISCOVER, "r1", 0)])
+    [item] = await store.lease("w", 10, 10, 1000)
+    done = await store.step_done(step_done(item.id, "a", 1))
+    assert done is not None
+    nxt, stack_len = done
+    assert (nxt.id, nxt.kind, nxt.due_at, stack_len) == (item.id, QueueKind.DISCOVER, 5_000, 1)
+    # The same answer again (a retried call) saves nothing twice.
+    again = await store.step_done(step_done(item.id, "a", 9))
+    assert again is not None and again[1] == 1
+    async with store.read() as r:
+        assert await r.load_memos("r1") == {"a": {"data": 1}}
+        run = await r.get_run("r1")
+        assert run is not None and run.stack == ["a"]
+        [step] = await r.list_steps("r1")
+        assert (step.status, step.attempts, step.started_at, step.ended_at) == (
+            StepStatus.COMPLETED,
+            1,
+            10,
+            20,
+        )
+
+
+async def test_step_done_writes_nothing_unless_the_run_is_running(store: Store) -> None:
+    async with store.tx() as s:
+        await s.create_runs([NewRun(run_record("r1"))])
+        await s.enqueue([NewItem(QueueKind.DISCOVER, "r1", 0)])
+    [item] = await store.lease("w", 10, 10, 1000)
+    assert await store.step_done(step_done(item.id, "a", 1)) is None  # still queued
+    async with store.tx() as s:
+        await s.start_run("r1", 5)
+        await s.finish_run("r1", RunStatus.CANCELLED, 6)
+    assert await store.step_done(step_done(item.id, "a", 1)) is None  # cancelled
+    async with store.read() as r:
+        assert await r.load_memos("r1") == {}

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -19,14 +21,21 @@ import orjson
 
 from outlast.domain import QueueItem, QueueKind, RunRecord, RunStatus
 from outlast.engine import checkpoint, debounce, timeouts
-from outlast.engine.caller import Caller
+from outlast.engine.caller import Caller, CallResult
 from outlast.engine.config import FunctionSpec
 from outlast.engine.machine import Machine
 from outlast.engine.registry import Registry, sync_registry
 from outlast.protocol import jsonutil
 from outlast.protocol.ids import now_ms
-from outlast.protocol.ops import DISCOVERY_STEP_ID, MAX_REQUEST_STATE_BYTES, REQUEST_VERSION
+from outlast.protocol.ops import (
+    DISCOVERY_STEP_ID,
+    MAX_REQUEST_STATE_BYTES,
+    MAX_STEP_OUTPUT_BYTES,
+    REQUEST_VERSION,
+    Opcode,
+)
 from outlast.store import Session, Store
+from outlast.store.rows import StepDone
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +92,38 @@ def request_body(
         "version": REQUEST_VERSION,
         "use_api": use_api,
     }
+
+
+#: Queue items that are calls to an app.
+CALL_KINDS = (QueueKind.DISCOVER, QueueKind.STEP)
+_STEP_OPS = (Opcode.STEP_RUN.value, Opcode.STEP.value)
+
+
+@dataclass(frozen=True, slots=True)
+class RunState:
+    """A run and its memos as this process last saved them."""
+
+    run: RunRecord
+    memos: dict[str, Any]
+
+
+def one_step_done(
+    item: QueueItem, run: RunRecord, result: CallResult
+) -> tuple[dict[str, Any], str] | None:
+    """The op and its encoded memo when a discovery call of a running run came back with
+    exactly one finished step (output within the limit): the answer ``Store.step_done``
+    saves in one go. Anything else goes through ``Machine.apply``."""
+    if item.kind is not QueueKind.DISCOVER or run.status is not RunStatus.RUNNING:
+        return None
+    if result.kind != "ops" or len(result.ops) != 1:
+        return None
+    op = result.ops[0]
+    if op.get("op") not in _STEP_OPS or not op.get("id"):
+        return None
+    data = jsonutil.dumps(op.get("data"))
+    if len(data) > MAX_STEP_OUTPUT_BYTES:
+        return None
+    return op, (b'{"data":' + data + b"}").decode()
 
 
 class Executor:
@@ -196,8 +237,12 @@ class Executor:
     async def _run(self, item: QueueItem | None) -> None:
         limited = item is not None and item.ckey is not None
         try:
+            known: RunState | None = None
             while item is not None:
-                item = await self._one(item)
+                if item.kind in CALL_KINDS:
+                    item, known = await self._call(item, known)
+                else:
+                    item = await self._one(item)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -228,17 +273,27 @@ class Executor:
             async with self._tx() as s:
                 await timeouts.fire(self.machine, s, item, now)
             return None
-        return await self._call(item)
+        nxt, _ = await self._call(item, None)
+        return nxt
 
-    async def _call(self, item: QueueItem) -> QueueItem | None:
+    async def _call(
+        self, item: QueueItem, known: RunState | None
+    ) -> tuple[QueueItem | None, RunState | None]:
+        """Call the app for a run and act on its answer. Returns the run's next call when it
+        goes on at once, with the run's state when this process knows it exactly (it saved
+        that state itself), so the next call needs no reads."""
         assert item.run_id is not None
-        async with self.store.read() as r:
-            run = await r.get_run(item.run_id)
-            memos = await r.load_memos(item.run_id) if run is not None else {}
+        if known is not None and known.run.id == item.run_id:
+            run: RunRecord | None = known.run
+            memos = known.memos
+        else:
+            async with self.store.read() as r:
+                run = await r.get_run(item.run_id)
+                memos = await r.load_memos(item.run_id) if run is not None else {}
         if run is None or run.status.finished:
             async with self._tx() as s:
                 await s.delete_item(item.id)
-            return None
+            return None, None
         spec = self.registry.get(run.function_id)
         if spec is None and self.store.shared:
             # Synced by another process since this one last looked?
@@ -260,7 +315,7 @@ class Executor:
                             "message": f"function {run.function_id!r} is not synced",
                         },
                     )
-            return None
+            return None, None
         step_id = item.step if item.kind is QueueKind.STEP and item.step else DISCOVERY_STEP_ID
         started = now_ms()
         if run.status is RunStatus.QUEUED:
@@ -269,6 +324,31 @@ class Executor:
                 await self.machine.start(s, run.id, spec, started)
         body = request_body(run, spec, memos, item, step_id)
         result = await self.caller.call(step_url(spec.url, step_id), body, run.id)
+        done = one_step_done(item, run, result)
+        if done is not None:
+            op, memo = done
+            fast = await self.store.step_done(
+                StepDone(
+                    run.id,
+                    item.id,
+                    str(op["id"]),
+                    op.get("displayName") or op.get("name"),
+                    str(op["op"]),
+                    memo,
+                    started,
+                    item.attempt + 1,
+                    now_ms(),
+                    now_ms() + self.lease_ms,
+                    self.owner,
+                )
+            )
+            if fast is not None:
+                reused, stack_len = fast
+                if stack_len != len(run.stack) + 1:
+                    return reused, None  # someone else changed the run meanwhile: read again
+                step = str(op["id"])
+                after = dataclasses.replace(run, stack=[*run.stack, step])
+                return reused, RunState(after, {**memos, step: {"data": op.get("data")}})
         async with self._tx() as s:
             nxt = await self.machine.apply(s, item, spec, result, started, now_ms())
-        return nxt
+        return nxt, None

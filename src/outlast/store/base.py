@@ -15,16 +15,18 @@ from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from outlast.domain import App, EventRecord, FunctionRecord, QueueItem
+import orjson
+
+from outlast.domain import App, EventRecord, FunctionRecord, QueueItem, RunStatus, StepStatus
 from outlast.protocol.jsonutil import dumps_str, loads
 from outlast.store.batches import BatchQueries
 from outlast.store.flow import FlowQueries
 from outlast.store.manage import ManageQueries
 from outlast.store.queue import QueueQueries
-from outlast.store.rows import NewItem, NewRun, event_row
+from outlast.store.rows import NewItem, NewRun, StepDone, event_row
 from outlast.store.runs import RunQueries
 
-__all__ = ["NewItem", "NewRun", "Session", "Store"]
+__all__ = ["NewItem", "NewRun", "Session", "StepDone", "Store"]
 
 #: Events per INSERT statement (4 parameters each: under SQLite's and PostgreSQL's limits).
 EVENT_INSERT_CHUNK = 250
@@ -175,6 +177,31 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def lease(self, owner: str, now: int, limit: int, lease_ms: int) -> list[QueueItem]:
         """Take up to ``limit`` ready queue items for ``lease_ms``, oldest first."""
+
+    async def step_done(self, d: StepDone) -> tuple[QueueItem, int] | None:
+        """Save one finished step and turn the call's item into the run's next discovery
+        call, leased to ``d.owner``: what ``Machine.apply`` does for this answer, in one
+        transaction. Returns the item and the run's stack length after it, or None (nothing
+        written) when the run is not running: the caller then takes the general path."""
+        async with self.tx() as s:
+            run = await s.lock_run(d.run_id)
+            if run is None or run.status is not RunStatus.RUNNING:
+                return None
+            saved = await s.complete_step(
+                d.run_id,
+                d.step,
+                name=d.name,
+                op=d.op,
+                memo=orjson.Fragment(d.memo),  # already encoded
+                status=StepStatus.COMPLETED,
+                now=d.now,
+                started_at=d.started_at,
+                attempts=d.attempts,
+            )
+            item = await s.reuse_item(d.item_id, d.due_at, d.owner)
+        if item is None:
+            return None
+        return item, len(run.stack) + (1 if saved else 0)
 
     async def __aenter__(self) -> Store:
         await self.open()

@@ -21,7 +21,7 @@ from outlast.store import leasing
 from outlast.store.base import Session, Store
 from outlast.store.conn import Row
 from outlast.store.migrations import migrations
-from outlast.store.rows import ITEM_COLS, item_row
+from outlast.store.rows import ITEM_COLS, StepDone, item_row
 
 log = logging.getLogger(__name__)
 
@@ -183,3 +183,25 @@ class PostgresStore(Store):
                     skip_locked=" FOR UPDATE SKIP LOCKED",
                     keyed_lock=f"SELECT pg_advisory_xact_lock({LEASE_LOCK})",
                 )
+
+    async def step_done(self, d: StepDone) -> tuple[QueueItem, int] | None:
+        """One round trip: the ``outlast_step_done`` function (migration 0006) runs the same
+        statements as the general implementation."""
+        async with self._p().acquire() as conn:
+            r = await conn.fetchrow(
+                "SELECT * FROM outlast_step_done($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                d.run_id,
+                d.item_id,
+                d.step,
+                d.name,
+                d.op,
+                d.memo,
+                d.started_at,
+                d.attempts,
+                d.now,
+                d.due_at,
+                d.owner,
+            )
+        if r is None:
+            return None
+        return item_row(tuple(r)[:8]), int(r[8])

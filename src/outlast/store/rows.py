@@ -63,6 +63,26 @@ class NewItem:
 
 
 @dataclass(frozen=True, slots=True)
+class StepDone:
+    """A discovery call answered with one finished step, and the run goes on at once: the
+    most common answer, saved by :meth:`~outlast.store.base.Store.step_done` in one go."""
+
+    run_id: str
+    item_id: int
+    step: str
+    name: str | None
+    op: str
+    #: The step's memo, JSON-encoded (``{"data": ...}``).
+    memo: str
+    started_at: int
+    attempts: int
+    now: int
+    #: The reused item's lease: until when, and by whom.
+    due_at: int
+    owner: str
+
+
+@dataclass(frozen=True, slots=True)
 class NewRun:
     run: RunRecord
     #: (key, expires_at) pairs: at most one run per (function, key) while unexpired (event
