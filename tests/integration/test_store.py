@@ -341,12 +341,12 @@ async def test_step_done_saves_the_step_and_reuses_the_call_for_the_next(store: 
         await s.start_run("r1", 5)
         await s.enqueue([NewItem(QueueKind.DISCOVER, "r1", 0)])
     [item] = await store.lease("w", 10, 10, 1000)
-    done = await store.step_done(step_done(item.id, "a", 1))
+    [done] = await store.steps_done([step_done(item.id, "a", 1)])
     assert done is not None
     nxt, stack_len = done
     assert (nxt.id, nxt.kind, nxt.due_at, stack_len) == (item.id, QueueKind.DISCOVER, 5_000, 1)
     # The same answer again (a retried call) saves nothing twice.
-    again = await store.step_done(step_done(item.id, "a", 9))
+    [again] = await store.steps_done([step_done(item.id, "a", 9)])
     assert again is not None and again[1] == 1
     async with store.read() as r:
         assert await r.load_memos("r1") == {"a": {"data": 1}}
@@ -366,10 +366,29 @@ async def test_step_done_writes_nothing_unless_the_run_is_running(store: Store) 
         await s.create_runs([NewRun(run_record("r1"))])
         await s.enqueue([NewItem(QueueKind.DISCOVER, "r1", 0)])
     [item] = await store.lease("w", 10, 10, 1000)
-    assert await store.step_done(step_done(item.id, "a", 1)) is None  # still queued
+    assert await store.steps_done([step_done(item.id, "a", 1)]) == [None]  # still queued
     async with store.tx() as s:
         await s.start_run("r1", 5)
         await s.finish_run("r1", RunStatus.CANCELLED, 6)
-    assert await store.step_done(step_done(item.id, "a", 1)) is None  # cancelled
+    assert await store.steps_done([step_done(item.id, "a", 1)]) == [None]  # cancelled
     async with store.read() as r:
         assert await r.load_memos("r1") == {}
+
+
+async def test_steps_done_saves_a_batch_in_one_go_whatever_the_order(store: Store) -> None:
+    async with store.tx() as s:
+        await s.create_runs([NewRun(run_record(r)) for r in ("r2", "r1", "r3")])
+        for r in ("r1", "r2"):
+            await s.start_run(r, 5)
+        await s.enqueue([NewItem(QueueKind.DISCOVER, r, 0) for r in ("r2", "r1", "r3")])
+    items = {str(i.run_id): i for i in await store.lease("w", 10, 10, 1000)}
+    batch = [
+        dataclasses.replace(step_done(items[r].id, f"s-{r}", n), run_id=r)
+        for n, r in enumerate(("r2", "r3", "r1"))
+    ]
+    got = await store.steps_done(batch)
+    assert [g[0].run_id if g else None for g in got] == ["r2", None, "r1"]  # r3 is queued
+    async with store.read() as r:
+        assert await r.load_memos("r1") == {"s-r1": {"data": 2}}
+        assert await r.load_memos("r2") == {"s-r2": {"data": 0}}
+        assert await r.load_memos("r3") == {}

@@ -23,6 +23,7 @@ from outlast.domain import QueueItem, QueueKind, RunRecord, RunStatus
 from outlast.engine import checkpoint, debounce, timeouts
 from outlast.engine.caller import Caller, CallResult
 from outlast.engine.config import FunctionSpec
+from outlast.engine.group_commit import StepsDone
 from outlast.engine.machine import Machine
 from outlast.engine.registry import Registry, sync_registry
 from outlast.protocol import jsonutil
@@ -111,7 +112,7 @@ def one_step_done(
     item: QueueItem, run: RunRecord, result: CallResult
 ) -> tuple[dict[str, Any], str] | None:
     """The op and its encoded memo when a discovery call of a running run came back with
-    exactly one finished step (output within the limit): the answer ``Store.step_done``
+    exactly one finished step (output within the limit): the answer ``Store.steps_done``
     saves in one go. Anything else goes through ``Machine.apply``."""
     if item.kind is not QueueKind.DISCOVER or run.status is not RunStatus.RUNNING:
         return None
@@ -151,6 +152,7 @@ class Executor:
         self._inflight: set[asyncio.Task[None]] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
+        self._steps_done = StepsDone(store)
 
     def wake(self) -> None:
         """New work may be ready now."""
@@ -327,7 +329,7 @@ class Executor:
         done = one_step_done(item, run, result)
         if done is not None:
             op, memo = done
-            fast = await self.store.step_done(
+            fast = await self._steps_done.save(
                 StepDone(
                     run.id,
                     item.id,

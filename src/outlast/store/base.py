@@ -178,30 +178,15 @@ class Store(abc.ABC):
     async def lease(self, owner: str, now: int, limit: int, lease_ms: int) -> list[QueueItem]:
         """Take up to ``limit`` ready queue items for ``lease_ms``, oldest first."""
 
-    async def step_done(self, d: StepDone) -> tuple[QueueItem, int] | None:
-        """Save one finished step and turn the call's item into the run's next discovery
-        call, leased to ``d.owner``: what ``Machine.apply`` does for this answer, in one
-        transaction. Returns the item and the run's stack length after it, or None (nothing
-        written) when the run is not running: the caller then takes the general path."""
+    async def steps_done(self, batch: Sequence[StepDone]) -> list[tuple[QueueItem, int] | None]:
+        """For each answer: save the finished step and turn the call's item into the run's
+        next discovery call, leased to ``d.owner`` (what ``Machine.apply`` does for this
+        answer). All in one transaction: a group commit of the answers that arrived
+        together. Each result is the item and the run's stack length after it, or None
+        (nothing written for it) when the run is not running: the caller then takes the
+        general path for that one."""
         async with self.tx() as s:
-            run = await s.lock_run(d.run_id)
-            if run is None or run.status is not RunStatus.RUNNING:
-                return None
-            saved = await s.complete_step(
-                d.run_id,
-                d.step,
-                name=d.name,
-                op=d.op,
-                memo=orjson.Fragment(d.memo),  # already encoded
-                status=StepStatus.COMPLETED,
-                now=d.now,
-                started_at=d.started_at,
-                attempts=d.attempts,
-            )
-            item = await s.reuse_item(d.item_id, d.due_at, d.owner)
-        if item is None:
-            return None
-        return item, len(run.stack) + (1 if saved else 0)
+            return [await _step_done(s, d) for d in batch]
 
     async def __aenter__(self) -> Store:
         await self.open()
@@ -209,3 +194,26 @@ class Store(abc.ABC):
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+
+async def _step_done(s: Session, d: StepDone) -> tuple[QueueItem, int] | None:
+    r = await s.c.fetchone(
+        f"SELECT status, stack FROM runs WHERE id = ?{s.for_update}", (d.run_id,)
+    )
+    if r is None or r[0] != RunStatus.RUNNING.value:
+        return None
+    saved = await s.complete_step(
+        d.run_id,
+        d.step,
+        name=d.name,
+        op=d.op,
+        memo=orjson.Fragment(d.memo),  # already encoded
+        status=StepStatus.COMPLETED,
+        now=d.now,
+        started_at=d.started_at,
+        attempts=d.attempts,
+    )
+    item = await s.reuse_item(d.item_id, d.due_at, d.owner)
+    if item is None:
+        return None
+    return item, len(loads(r[1])) + (1 if saved else 0)

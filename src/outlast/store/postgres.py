@@ -6,6 +6,7 @@ leasing), so any number of Outlast processes can share one database.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from collections.abc import AsyncIterator, Sequence
@@ -184,24 +185,24 @@ class PostgresStore(Store):
                     keyed_lock=f"SELECT pg_advisory_xact_lock({LEASE_LOCK})",
                 )
 
-    async def step_done(self, d: StepDone) -> tuple[QueueItem, int] | None:
-        """One round trip: the ``outlast_step_done`` function (migration 0006) runs the same
-        statements as the general implementation."""
+    async def steps_done(self, batch: Sequence[StepDone]) -> list[tuple[QueueItem, int] | None]:
+        """One round trip and one commit for the whole batch: the ``outlast_step_done``
+        function (migration 0006, the same statements as the general implementation) is
+        applied to each answer in order."""
+        # Runs are locked in id order, so two batches can never wait on each other.
+        order = sorted(range(len(batch)), key=lambda i: batch[i].run_id)
+        cols = list(zip(*(dataclasses.astuple(batch[i]) for i in order), strict=True))
         async with self._p().acquire() as conn:
-            r = await conn.fetchrow(
-                "SELECT * FROM outlast_step_done($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-                d.run_id,
-                d.item_id,
-                d.step,
-                d.name,
-                d.op,
-                d.memo,
-                d.started_at,
-                d.attempts,
-                d.now,
-                d.due_at,
-                d.owner,
+            rows = await conn.fetch(
+                "SELECT a.n, f.* FROM unnest($1::text[], $2::bigint[], $3::text[], "
+                "$4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], "
+                "$9::bigint[], $10::bigint[], $11::text[]) WITH ORDINALITY "
+                "AS a(run, item, hash, name, op, memo, started, attempts, now, due, owner, n) "
+                "CROSS JOIN LATERAL outlast_step_done(a.run, a.item, a.hash, a.name, a.op, "
+                "a.memo, a.started, a.attempts, a.now, a.due, a.owner) AS f ORDER BY a.n",
+                *cols,
             )
-        if r is None:
-            return None
-        return item_row(tuple(r)[:8]), int(r[8])
+        out: list[tuple[QueueItem, int] | None] = [None] * len(batch)
+        for r in rows:
+            out[order[int(r[0]) - 1]] = (item_row(tuple(r)[1:9]), int(r[9]))
+        return out

@@ -65,7 +65,7 @@ class NewItem:
 @dataclass(frozen=True, slots=True)
 class StepDone:
     """A discovery call answered with one finished step, and the run goes on at once: the
-    most common answer, saved by :meth:`~outlast.store.base.Store.step_done` in one go."""
+    most common answer, saved by :meth:`~outlast.store.base.Store.steps_done` in one go."""
 
     run_id: str
     item_id: int
