@@ -30,7 +30,6 @@ log = logging.getLogger(__name__)
 _MIGRATION_LOCK = 7_271_830_117
 #: Advisory lock key serialising the concurrency-limited part of leasing across processes.
 LEASE_LOCK = 7_271_830_118
-KEYED_READY = "SELECT 1 FROM queue WHERE ckey IS NOT NULL AND due_at <= $1 LIMIT 1"
 
 
 @lru_cache(maxsize=1024)
@@ -161,7 +160,8 @@ class PostgresStore(Store):
 
     async def lease(self, owner: str, now: int, limit: int, lease_ms: int) -> list[QueueItem]:
         async with self._p().acquire() as conn:
-            if await conn.fetchval(KEYED_READY, now) is None:
+            first_keyed = await conn.fetchval(leasing.KEYED_FIRST_DUE)
+            if first_keyed is None or first_keyed > now:
                 # Nothing under a concurrency limit is ready: one statement.
                 rows = await conn.fetch(
                     "UPDATE queue SET due_at = $1, lease_owner = $2 WHERE id IN "
