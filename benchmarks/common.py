@@ -147,7 +147,11 @@ class Proc:
 
 
 def _env(extra: dict[str, str]) -> dict[str, str]:
+    # The caller's OUTLAST_* settings are left out, except the switch that compares
+    # checkpointing on and off (OUTLAST_CHECKPOINTING=0).
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OUTLAST_", "INNGEST_"))}
+    if "OUTLAST_CHECKPOINTING" in os.environ:
+        env["OUTLAST_CHECKPOINTING"] = os.environ["OUTLAST_CHECKPOINTING"]
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
     env.update(extra)
     return env

@@ -2,7 +2,8 @@
 # Set up (a .venv with Outlast and its dev tools) and run every check: lint, types, tests.
 # CI runs exactly this (.ci/run). PostgreSQL tests need a server at
 # OUTLAST_TEST_POSTGRES_URI (default postgresql://postgres@127.0.0.1:5432/test); they are
-# skipped without one, except under CI=true where they must run.
+# skipped without one, except under CI=true where they must run. The same goes for the
+# browser tests and Debian's chromium, which this script installs when it can.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -10,6 +11,30 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev,bench]'
+
+# The dashboard's browser tests (tests/e2e) drive Debian's Chromium through Playwright's
+# executable_path: Playwright's own browser download needs hosts this network doesn't reach.
+install_chromium() {
+  [ -x /usr/bin/chromium ] && return 0
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+      sudo="sudo -n"
+    else
+      echo "chromium is missing and we are neither root nor allowed sudo:" \
+        "the browser tests will be skipped (and fail under CI=true)" >&2
+      return 0
+    fi
+  fi
+  local apt=($sudo env DEBIAN_FRONTEND=noninteractive apt-get -qq -y -o Dpkg::Use-Pty=0)
+  echo "== installing chromium (Debian package) for the browser tests"
+  # The package lists may be missing or stale on a new machine: update only when needed.
+  "${apt[@]}" install chromium >/dev/null 2>&1 \
+    || { "${apt[@]}" update >/dev/null && "${apt[@]}" install chromium >/dev/null; } \
+    || echo "installing chromium failed: the browser tests will be skipped" \
+      "(and fail under CI=true)" >&2
+}
+install_chromium
 echo "== ruff"
 .venv/bin/ruff check src tests examples benchmarks
 .venv/bin/ruff format --check src tests examples benchmarks

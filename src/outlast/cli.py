@@ -22,6 +22,10 @@ from outlast.store.base import Store
 
 log = logging.getLogger("outlast")
 
+#: The shortest dashboard key accepted: it is typed into a login form, and guessable keys
+#: open everything the REST API can do.
+MIN_DASHBOARD_KEY = 16
+
 _RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
 
@@ -109,6 +113,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     start.add_argument("--signing-key", default=_env("SIGNING_KEY"))
     start.add_argument("--signing-key-fallback", default=_env("SIGNING_KEY_FALLBACK"))
+    start.add_argument(
+        "--dashboard-key",
+        default=_env("DASHBOARD_KEY"),
+        help="a key that opens the dashboard and the REST API (the signing key does too)",
+    )
     mig = sub.add_parser("migrate", help="apply database migrations and exit")
     mig.add_argument("--sqlite-dir", default=_env("SQLITE_DIR") or "./.outlast")
     mig.add_argument("--postgres-uri", default=_env("POSTGRES_URI"))
@@ -149,6 +158,11 @@ def _check_keys(args: argparse.Namespace) -> str | None:
         body = signing.strip_prefix(key)
         if len(body) < 16:
             return "a signing key must be at least 16 characters (hex, e.g. openssl rand -hex 32)"
+    if args.dashboard_key is not None and len(args.dashboard_key.strip()) < MIN_DASHBOARD_KEY:
+        return (
+            f"--dashboard-key must be at least {MIN_DASHBOARD_KEY} characters "
+            "(e.g. openssl rand -hex 16)"
+        )
     return None
 
 
@@ -165,6 +179,7 @@ async def _serve(args: argparse.Namespace) -> None:
         max_event_bytes=args.max_event_bytes,
         sdk_urls=tuple(args.sdk_url or ()),
         poll_interval_s=args.poll_interval,
+        dashboard_key=None if dev or not args.dashboard_key else args.dashboard_key.strip(),
     )
     store = make_store(args.sqlite_dir, args.postgres_uri, args.postgres_schema)
     engine = Engine(

@@ -670,7 +670,6 @@ def test_rest_api_refuses_bad_queries_with_json(dev: Server) -> None:
 
 def test_unknown_routes_and_methods_answer_json(dev: Server) -> None:
     for method, path, status in [
-        ("GET", "/", 404),
         ("GET", "/nope", 404),
         ("GET", "/v1/nope", 404),
         ("GET", "/v2/runs", 404),
@@ -683,6 +682,9 @@ def test_unknown_routes_and_methods_answer_json(dev: Server) -> None:
     ]:
         r = request(dev, method, path)
         refused(r, status, path)
+    # "/" is the dashboard's home: it shows the runs.
+    home = request(dev, "GET", "/")
+    assert home.status_code == 303 and home.headers["location"].endswith("/runs")
     still_serving(dev)
     good_event_accepted(dev)
 

@@ -1,13 +1,18 @@
 """Domain records shared by the engine, the stores and the server: plain frozen dataclasses."""
 
 from outlast.domain.records import (
+    DISCOVERY_HASH,
     App,
     EventRecord,
+    EventSkip,
     FunctionRecord,
+    FunctionStats,
     QueueItem,
     QueueKind,
     RunRecord,
     RunStatus,
+    SkipReason,
+    StepAttempt,
     StepRecord,
     StepStatus,
     Wait,
@@ -15,13 +20,18 @@ from outlast.domain.records import (
 )
 
 __all__ = [
+    "DISCOVERY_HASH",
     "App",
     "EventRecord",
+    "EventSkip",
     "FunctionRecord",
+    "FunctionStats",
     "QueueItem",
     "QueueKind",
     "RunRecord",
     "RunStatus",
+    "SkipReason",
+    "StepAttempt",
     "StepRecord",
     "StepStatus",
     "Wait",

@@ -51,6 +51,27 @@ class QueueKind(StrEnum):
     DEBOUNCE = "debounce"
 
 
+class SkipReason(StrEnum):
+    """Why an event started no run of a function its name triggers."""
+
+    #: The trigger's ``expression`` (``if``) is false for the event.
+    FILTERED = "filtered"
+    #: Over the function's ``rateLimit``.
+    RATE_LIMITED = "rate_limited"
+    #: The event's ``id`` was seen already (event-id dedupe, or the same cron tick), or the
+    #: function's ``idempotency`` key is held by an earlier run.
+    DEDUPLICATED = "deduplicated"
+    #: The function is paused.
+    PAUSED = "paused"
+    #: ``singleton`` in skip mode: a run with the same key is unfinished.
+    SINGLETON = "singleton"
+    #: ``debounce``: a later event for the same key took its place.
+    DEBOUNCED = "debounced"
+    #: The function was removed (or its config became invalid) while the event waited in
+    #: a debounce or batch.
+    FUNCTION_REMOVED = "function_removed"
+
+
 class WaitKind(StrEnum):
     WAIT = "wait"  # step.wait_for_event
     CANCEL = "cancel"  # a function's cancel rule
@@ -129,6 +150,53 @@ class StepRecord:
     started_at: int | None
     ended_at: int | None
     done: bool
+
+
+#: The ``hash`` of a :class:`StepAttempt` that is a failed call of the function itself (a
+#: discovery call: the code between steps raised, or the app answered with an error).
+DISCOVERY_HASH = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StepAttempt:
+    """One failed attempt of a step (or, with hash :data:`DISCOVERY_HASH`, of a discovery
+    call). A step's last attempt is its :class:`StepRecord`, whatever its outcome; a failed
+    last attempt has a row here too, so a step's failures are all here. A successful
+    attempt has none: a step that succeeds at once costs nothing more to save.
+
+    ``attempt`` is 0-based, as the SDK's ``ctx.attempt``: the attempt of the call that ran
+    the step. Discovery calls count from 0 again after each step the run finishes, so
+    several discovery attempts of a run may share a number (``ended_at`` orders them)."""
+
+    run_id: str
+    hash: str
+    attempt: int
+    #: When the call began (None: not known, e.g. a step saved by a checkpoint).
+    started_at: int | None
+    ended_at: int
+    error: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class EventSkip:
+    """Why an event (``event_id``, its internal id) started no run of a function."""
+
+    event_id: str
+    function_id: str
+    reason: SkipReason
+    at: int
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionStats:
+    """Runs of a function queued in a time window, by outcome. ``running`` counts queued
+    runs too (the REST API shows both as Running); ``total`` is the sum of the four."""
+
+    total: int
+    completed: int
+    failed: int
+    cancelled: int
+    running: int
 
 
 @dataclass(frozen=True, slots=True)

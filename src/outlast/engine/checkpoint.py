@@ -1,19 +1,23 @@
-"""Step outputs, and the JS SDK's checkpointing (v4): within one call, the SDK runs several
-``step.run`` steps in a row and saves each through ``POST /v1/checkpoint/{run}/async``
-before going on, instead of answering after every step. The server identifies the call by
-``ctx.qi_id`` (the queue item and its attempt): a checkpoint from a call that is no longer
-the run's current one — the run ended, or the call timed out and was retried — is stale
-(HTTP 409), and the SDK stops.
+"""Step outputs, and checkpointing (the JS SDK v4 and Outlast's SDK): within one call, the
+SDK runs several ``step.run`` steps in a row and saves each through
+``POST /v1/checkpoint/{run}/async`` before going on, instead of answering after every step.
+The server identifies the call by ``ctx.qi_id`` (the queue item and its attempt): a
+checkpoint from a call that is no longer the run's current one — the run ended, or the call
+timed out and was retried — is stale (HTTP 409), and the SDK stops. Checkpoints that arrive
+together are saved in one transaction (``apply_batch``, through the engine's group commit).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from outlast.domain import RunStatus, StepStatus
 from outlast.protocol import jsonutil
 from outlast.protocol.ops import MAX_STEP_OUTPUT_BYTES, Opcode
-from outlast.store import Session
+from outlast.store import Session, Store
+from outlast.store.rows import CheckpointStep
 
 #: Ops a checkpoint may carry: steps that ran in the SDK, with their output.
 CHECKPOINT_OPS = (Opcode.STEP_RUN.value, Opcode.STEP.value)
@@ -98,5 +102,119 @@ async def apply(s: Session, run_id: str, body: Any, now: int) -> int:
     if item is None or item.run_id != run_id or str(item.attempt) != attempt:
         raise CheckpointRefused(f"call {qi_id[:40]!r} is not the run's current one", 409)
     for op in ops:
-        await save_output(s, run_id, op, started_at=None, attempts=item.attempt + 1, now=now)
+        refused = _too_big(jsonutil.dumps_str({"data": op.get("data")}))
+        if refused is not None:
+            raise refused
+    for op in ops:
+        started_at = _started_at(op, now)
+        await save_output(s, run_id, op, started_at=started_at, attempts=item.attempt + 1, now=now)
     return len(ops)
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """One checkpoint request: the run, the request body, and when it arrived."""
+
+    run_id: str
+    body: Any
+    now: int
+
+
+def _too_big(memo: str) -> CheckpointRefused | None:
+    if len(memo) <= MAX_STEP_OUTPUT_BYTES:
+        return None
+    # Refused, not saved as a failed step: the SDK goes on after a saved checkpoint, so it
+    # would never see the failure. It answers the step instead, whose output then fails the
+    # step as any answer over the limit does (Machine.apply).
+    return CheckpointRefused(
+        f"step output is {len(memo)} bytes; the limit is {MAX_STEP_OUTPUT_BYTES}: "
+        "send it in the call's answer",
+        413,
+    )
+
+
+def _steps(c: Checkpoint) -> list[CheckpointStep]:
+    """The checkpoint's steps as rows to save. Raises :class:`CheckpointRefused`."""
+    ops = _ops(c.body)
+    qi_id = str(c.body.get("qi_id") or "")
+    item_id, _, attempt = qi_id.partition(":")
+    if not item_id.isdigit() or not attempt.isdigit():
+        raise CheckpointRefused(f"call {qi_id[:40]!r} is not the run's current one", 409)
+    rows = []
+    for op in ops:
+        memo = jsonutil.dumps_str({"data": op.get("data")})
+        refused = _too_big(memo)
+        if refused is not None:
+            raise refused
+        name = op.get("displayName") or op.get("name")
+        rows.append(
+            CheckpointStep(
+                run_id=c.run_id,
+                item_id=int(item_id),
+                attempt=int(attempt),
+                step=str(op["id"]),
+                name=None if name is None else str(name),
+                op=str(op.get("op", "")),
+                memo=memo,
+                started_at=_started_at(op, c.now),
+                now=c.now,
+            )
+        )
+    return rows
+
+
+#: The longest step duration believed from an SDK's ``timing`` (a call lasts at most 5 min).
+MAX_TIMING_MS = 15 * 60 * 1000
+
+
+def _started_at(op: dict[str, Any], now: int) -> int | None:
+    """When the step began, from the ``timing`` Outlast's SDK adds to a checkpointed op
+    (``{"start", "end"}`` in unix ms of the app's clock): only the duration is used, so the
+    clocks need not agree. None when absent or not believable."""
+    timing = op.get("timing")
+    if not isinstance(timing, dict):
+        return None
+    start, end = timing.get("start"), timing.get("end")
+    if not isinstance(start, int) or not isinstance(end, int) or isinstance(start, bool):
+        return None
+    if isinstance(end, bool) or not 0 <= end - start <= MAX_TIMING_MS:
+        return None
+    return now - (end - start)
+
+
+def _refusal(outcome: str, c: Checkpoint) -> CheckpointRefused:
+    if outcome == "no_run":
+        return CheckpointRefused("run not found", 404)
+    if outcome.startswith("not_running:"):
+        status = RunStatus(outcome.partition(":")[2])
+        return CheckpointRefused(f"run is {status.api_name.lower()}: stale dispatch", 409)
+    qi_id = str(c.body.get("qi_id") or "")
+    return CheckpointRefused(f"call {qi_id[:40]!r} is not the run's current one", 409)
+
+
+async def apply_batch(store: Store, batch: Sequence[Checkpoint]) -> list[int | BaseException]:
+    """Save checkpoints that arrived together (a group commit: an SDK checkpoints every
+    step, so under load one commit each would be the bottleneck): one transaction, one
+    round trip on PostgreSQL (``Store.save_checkpoints``). Each result is the number of
+    steps saved, or the :class:`CheckpointRefused` of a checkpoint that wrote nothing.
+    """
+    results: list[int | BaseException] = [0] * len(batch)
+    rows: list[CheckpointStep] = []
+    owners: list[int] = []
+    for i, c in enumerate(batch):
+        try:
+            steps = _steps(c)
+        except CheckpointRefused as exc:
+            results[i] = exc
+            continue
+        rows += steps
+        owners += [i] * len(steps)
+    if rows:
+        for i, outcome in zip(owners, await store.save_checkpoints(rows), strict=True):
+            if outcome == "saved":
+                result = results[i]
+                results[i] = result + 1 if isinstance(result, int) else result
+            elif not isinstance(results[i], BaseException):
+                # All of one checkpoint's steps share its run and call: none was written.
+                results[i] = _refusal(outcome, batch[i])
+    return results

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from outlast.domain import EventRecord, QueueItem, QueueKind
+from outlast.domain import EventRecord, EventSkip, QueueItem, QueueKind, SkipReason
 from outlast.engine.config import FunctionSpec
 from outlast.engine.expressions import evaluate_key
 from outlast.store import NewItem
@@ -24,8 +24,9 @@ def timer_key(key: str) -> str:
     return f"debounce:{key}"
 
 
-async def add(s: Session, spec: FunctionSpec, rec: EventRecord, now: int) -> None:
-    """Hold the event as its key's pending one, moving the debounce's end."""
+async def add(s: Session, spec: FunctionSpec, rec: EventRecord, now: int) -> str | None:
+    """Hold the event as its key's pending one, moving the debounce's end. Returns the
+    internal id of the event it replaces (which will start no run), if any."""
     d = spec.flow.debounce
     assert d is not None
     key = f"{spec.id}:{evaluate_key(d.key, rec.payload) if d.key else ''}"
@@ -43,8 +44,9 @@ async def add(s: Session, spec: FunctionSpec, rec: EventRecord, now: int) -> Non
                 )
             ]
         )
-    else:
-        await s.move_item(timer_key(key), due)
+        return None
+    await s.move_item(timer_key(key), due)
+    return pending.event_id
 
 
 async def fire(machine: Machine, s: Session, item: QueueItem, now: int) -> None:
@@ -62,6 +64,9 @@ async def fire(machine: Machine, s: Session, item: QueueItem, now: int) -> None:
     await s.take_debounce(key)
     spec = machine.registry.get(pending.function_id)
     if spec is None or machine.registry.is_paused(spec.id):
-        return  # the events stay stored (and replayable)
+        # The events stay stored (and replayable).
+        reason = SkipReason.FUNCTION_REMOVED if spec is None else SkipReason.PAUSED
+        await s.insert_event_skips([EventSkip(pending.event_id, pending.function_id, reason, now)])
+        return
     run = machine._new_run(spec, [pending.event], pending.event_id, now)
     await machine.start_runs(s, [run], now)

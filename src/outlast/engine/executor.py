@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -20,10 +21,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import orjson
 
 from outlast.domain import QueueItem, QueueKind, RunRecord, RunStatus
-from outlast.engine import checkpoint, debounce, timeouts
+from outlast.engine import checkpoint, debounce, group_commit, timeouts
 from outlast.engine.caller import Caller, CallResult
 from outlast.engine.config import FunctionSpec
-from outlast.engine.group_commit import StepsDone
 from outlast.engine.machine import Machine
 from outlast.engine.registry import Registry, sync_registry
 from outlast.protocol import jsonutil
@@ -152,7 +152,9 @@ class Executor:
         self._inflight: set[asyncio.Task[None]] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
-        self._steps_done = StepsDone(store)
+        self._steps_done = group_commit.steps_done(store)
+        #: Work on a run (start, answer, timer) that arrives together commits together.
+        self._batched = group_commit.transactions(self._tx, flushers=store.writers)
 
     def wake(self) -> None:
         """New work may be ready now."""
@@ -254,26 +256,18 @@ class Executor:
             self._wake.set()  # a concurrency slot is free: a call waiting for it may go
 
     async def _one(self, item: QueueItem) -> QueueItem | None:
-        now = now_ms()
-        if item.kind is QueueKind.CRON:
-            async with self._tx() as s:
-                await self.machine.cron_tick(s, item, now)
-            return None
-        if item.kind is QueueKind.RESUME:
-            async with self._tx() as s:
-                await self.machine.resume(s, item, now)
-            return None
-        if item.kind is QueueKind.BATCH:
-            async with self._tx() as s:
-                await self.machine.batch_timeout(s, item, now)
-            return None
-        if item.kind is QueueKind.DEBOUNCE:
-            async with self._tx() as s:
-                await debounce.fire(self.machine, s, item, now)
-            return None
-        if item.kind is QueueKind.TIMEOUT:
-            async with self._tx() as s:
-                await timeouts.fire(self.machine, s, item, now)
+        handlers: dict[QueueKind, Callable[[Session, QueueItem, int], Awaitable[Any]]] = {
+            QueueKind.CRON: self.machine.cron_tick,
+            QueueKind.RESUME: self.machine.resume,
+            QueueKind.BATCH: self.machine.batch_timeout,
+            QueueKind.DEBOUNCE: functools.partial(debounce.fire, self.machine),
+            QueueKind.TIMEOUT: functools.partial(timeouts.fire, self.machine),
+        }
+        handler = handlers.get(item.kind)
+        if handler is not None:
+            await self._batched.save(
+                group_commit.Work(item.run_id or "", lambda s: handler(s, item, now_ms()))
+            )
             return None
         nxt, _ = await self._call(item, None)
         return nxt
@@ -322,8 +316,9 @@ class Executor:
         started = now_ms()
         if run.status is RunStatus.QUEUED:
             # Started means first called (timeouts.start counts the time before this).
-            async with self._tx() as s:
-                await self.machine.start(s, run.id, spec, started)
+            await self._batched.save(
+                group_commit.Work(run.id, lambda s: self.machine.start(s, run.id, spec, started))
+            )
         body = request_body(run, spec, memos, item, step_id)
         result = await self.caller.call(step_url(spec.url, step_id), body, run.id)
         done = one_step_done(item, run, result)
@@ -351,6 +346,10 @@ class Executor:
                 step = str(op["id"])
                 after = dataclasses.replace(run, stack=[*run.stack, step])
                 return reused, RunState(after, {**memos, step: {"data": op.get("data")}})
-        async with self._tx() as s:
-            nxt = await self.machine.apply(s, item, spec, result, started, now_ms())
+        nxt: QueueItem | None = await self._batched.save(
+            group_commit.Work(
+                run.id,
+                lambda s: self.machine.apply(s, item, spec, result, started, now_ms()),
+            )
+        )
         return nxt, None

@@ -10,22 +10,38 @@ from dataclasses import dataclass
 from typing import Any
 
 from outlast.domain import (
+    DISCOVERY_HASH,
     EventRecord,
+    EventSkip,
     QueueItem,
     QueueKind,
     RunRecord,
     RunStatus,
+    SkipReason,
+    StepAttempt,
     StepStatus,
     Wait,
     WaitKind,
 )
-from outlast.engine import admission, batching, checkpoint, debounce, flow, pauses, timeouts
+from outlast.engine import (
+    admission,
+    batching,
+    checkpoint,
+    debounce,
+    flow,
+    invoke,
+    pauses,
+    skips,
+    ticks,
+    timeouts,
+)
 from outlast.engine import events as ev
 from outlast.engine.backoff import retry_delay_ms
 from outlast.engine.caller import CallResult
 from outlast.engine.config import FunctionSpec
 from outlast.engine.registry import Registry
-from outlast.protocol import durations, ids
+from outlast.engine.ticks import cron_item as cron_item  # re-exported for the runtime
+from outlast.protocol import ids
 from outlast.protocol.ops import Opcode
 from outlast.store import NewItem, NewRun, Session
 
@@ -71,30 +87,40 @@ class Machine:
             return []
         await self._match_waits(s, fresh, now)
         started: list[NewRun] = []
-        full_batches: list[str] = []
+        batch_runs: list[RunRecord] = []
+        # Why events start no run, written at the end with one statement (none if empty).
+        skipped: list[EventSkip] = []
         for rec in fresh:
             for spec in self.registry.for_event(rec.name):
                 if not ev.trigger_matches(spec, rec.payload):
+                    skip = skips.filtered(rec, spec.id, now)
+                    if skip is not None:
+                        skipped.append(skip)
                     continue
                 if self.registry.is_paused(spec.id):
+                    skipped.append(EventSkip(rec.internal_id, spec.id, SkipReason.PAUSED, now))
                     continue
                 if spec.flow.rate_limit and not await admission.rate_allows(s, spec, rec, now):
+                    limited = EventSkip(rec.internal_id, spec.id, SkipReason.RATE_LIMITED, now)
+                    skipped.append(limited)
                     continue
                 if spec.flow.debounce is not None:
-                    await debounce.add(s, spec, rec, now)
+                    superseded = await debounce.add(s, spec, rec, now)
+                    if superseded is not None:
+                        skipped.append(EventSkip(superseded, spec.id, SkipReason.DEBOUNCED, now))
                     continue
                 if batching.batches(spec, rec.payload):
                     full = await batching.add(s, spec, rec, now)
                     if full is not None:
-                        full_batches.append(full)
+                        # Closed at once: the request's next events open a new batch.
+                        batch_runs += await self.start_batch(s, full, now, skipped)
                     continue
                 key = None
                 if rec.payload.get("id") and rec.payload["id"] != rec.internal_id:
                     key = (f"event:{rec.payload['id']}", now + DEDUPE_MS)
                 started.append(self._new_run(spec, [rec.payload], rec.internal_id, now, key))
-        runs = await self.start_runs(s, started, now)
-        for batch_id in full_batches:
-            runs += await self.start_batch(s, batch_id, now)
+        runs = await self.start_runs(s, started, now, skipped) + batch_runs
+        await s.insert_event_skips(skipped)
         return runs
 
     def _new_run(
@@ -124,8 +150,23 @@ class Machine:
         limits = flow.concurrency_keys(spec.id, spec.flow.concurrency, trigger)
         return NewRun(run, keys, limits)
 
-    async def start_runs(self, s: Session, runs: list[NewRun], now: int) -> list[RunRecord]:
-        created = await admission.singletons(self, s, await s.create_runs(runs), now)
+    async def start_runs(
+        self,
+        s: Session,
+        runs: list[NewRun],
+        now: int,
+        skipped: list[EventSkip] | None = None,
+    ) -> list[RunRecord]:
+        """Create and queue runs; the ones a held key or singleton stops are recorded as
+        event skips: added to ``skipped`` (which the caller writes), or written at once."""
+        made = await s.create_runs(runs)
+        created = await admission.singletons(self, s, made, now)
+        if len(created) < len(runs):
+            found = skips.of_runs(runs, made, created, now)
+            if skipped is None:
+                await s.insert_event_skips(found)
+            else:
+                skipped += found
         items: list[NewItem] = []
         waits: list[Wait] = []
         for run in created:
@@ -269,8 +310,11 @@ class Machine:
 
     # -- batches -----------------------------------------------------------------------------
 
-    async def start_batch(self, s: Session, batch_id: str, now: int) -> list[RunRecord]:
-        """Close a batch and start its run with the events it holds."""
+    async def start_batch(
+        self, s: Session, batch_id: str, now: int, skipped: list[EventSkip] | None = None
+    ) -> list[RunRecord]:
+        """Close a batch and start its run with the events it holds (skips as in
+        ``start_runs``)."""
         closed = await batching.close(s, batch_id)
         if closed is None:
             return []
@@ -279,10 +323,18 @@ class Machine:
         if spec is None or not events:
             # The events stay stored (and replayable); only the run is not started.
             log.warning("batch of a function that is no longer synced", extra={"batch": batch_id})
+            gone = [
+                EventSkip(event_id, function_id, SkipReason.FUNCTION_REMOVED, now)
+                for event_id, _ in events
+            ]
+            if skipped is None:
+                await s.insert_event_skips(gone)
+            else:
+                skipped += gone
             return []
         payloads = [payload for _, payload in events]
         run = self._new_run(spec, payloads, events[0][0], now, batch_id=batch_id)
-        return await self.start_runs(s, [run], now)
+        return await self.start_runs(s, [run], now, skipped)
 
     async def batch_timeout(self, s: Session, item: QueueItem, now: int) -> None:
         """A batch's timeout fired: its run starts with the events it has."""
@@ -292,23 +344,7 @@ class Machine:
     # -- cron ------------------------------------------------------------------------------
 
     async def cron_tick(self, s: Session, item: QueueItem, now: int) -> None:
-        await s.delete_item(item.id)
-        payload = item.payload or {}
-        spec = self.registry.get(str(payload.get("function_id")))
-        cron = str(payload.get("cron"))
-        tick = int(payload.get("tick", 0))
-        trig = next((c for c in spec.crons if c.source == cron), None) if spec else None
-        if spec is None or trig is None:
-            return  # the function or this schedule was removed since the tick was planned
-        if not self.registry.is_paused(spec.id):
-            event = ev.cron_event(cron, tick)
-            rec = EventRecord(ids.ulid_at(tick), event["name"], event, now)
-            await s.insert_events([rec])
-            run = self._new_run(
-                spec, [event], rec.internal_id, now, (f"cron:{tick}", now + DEDUPE_MS)
-            )
-            await self.start_runs(s, [run], now)
-        await s.enqueue([cron_item(spec.id, cron, trig.schedule.next_after(tick))])
+        await ticks.fire(self, s, item, now)
 
     # -- answers from apps -------------------------------------------------------------------
 
@@ -337,6 +373,11 @@ class Machine:
             return None
         if result.kind == "error":
             err = result.error or _error("Error", "unknown error")
+            # The call failed as a whole: an attempt of the step it ran, or of discovery.
+            failed = item.step if item.kind is QueueKind.STEP and item.step else DISCOVERY_HASH
+            await s.add_step_attempts(
+                [StepAttempt(run.id, failed, item.attempt, started_at, now, err)]
+            )
             if not result.no_retry and item.attempt + 1 < max_attempts:
                 delay = result.retry_after_ms or retry_delay_ms(
                     item.attempt, self.opts.retry_interval_ms
@@ -416,7 +457,9 @@ class Machine:
                     delay = result.retry_after_ms or retry_delay_ms(
                         item.attempt, self.opts.retry_interval_ms
                     )
-                    await self._retry_step(s, item, run.id, step, name, err, now, now + delay)
+                    await self._retry_step(
+                        s, item, run.id, step, name, err, started_at, now, now + delay
+                    )
             elif code == Opcode.STEP_PLANNED:
                 if step in run.stack:
                     # A discovery call that raced a parallel step's result (race mode) plans
@@ -443,13 +486,13 @@ class Machine:
                 pause = pauses.sleep if code == Opcode.SLEEP else pauses.wait_for_event
                 problem = await pause(s, run, step, name, op, now)
                 if problem is not None:
-                    await self._fail_step(s, run.id, step, name, code, problem, now)
+                    await self.fail_step(s, run.id, step, name, code, problem, now)
                 elif code == Opcode.WAIT_FOR_EVENT:
                     early = await pauses.missed_event(s, run, step)
                     if early is not None:
                         await self.resolve_wait(s, run.id, step, early, now)
             elif code == Opcode.INVOKE:
-                await self._invoke(s, run, step, name, opts, now)
+                await invoke.invoke(self, s, run, step, name, opts, now)
             else:
                 # Ignoring it would leave the run waiting forever: fail it, saying why.
                 log.warning("unsupported op", extra={"op": code, "run_id": run.id})
@@ -489,9 +532,11 @@ class Machine:
         step: str,
         name: Any,
         err: dict[str, Any],
+        started_at: int,
         now: int,
         due: int,
     ) -> None:
+        await s.add_step_attempts([StepAttempt(run_id, step, item.attempt, started_at, now, err)])
         await s.upsert_step(
             run_id,
             step,
@@ -519,7 +564,7 @@ class Machine:
             ]
         )
 
-    async def _fail_step(
+    async def fail_step(
         self, s: Session, run_id: str, step: str, name: Any, op: str, err: dict[str, Any], now: int
     ) -> None:
         """An op the server cannot carry out: the step fails, user code sees a StepError."""
@@ -536,75 +581,3 @@ class Machine:
             error=err,
         )
         await s.enqueue([NewItem(QueueKind.DISCOVER, run_id, now)])
-
-    async def _invoke(
-        self, s: Session, run: RunRecord, step: str, name: Any, opts: dict[str, Any], now: int
-    ) -> None:
-        fn_id = str(opts.get("function_id") or "")
-        target = self.registry.get(fn_id)
-        if target is None:
-            err = _error("InvokeError", f"function {fn_id!r} is not synced")
-            await self._fail_step(s, run.id, step, name, Opcode.INVOKE.value, err, now)
-            return
-        correlation = f"{run.id}.{step}"
-        payload = opts.get("payload") or {}
-        event = ev.invoked_event(target.id, correlation, run.id, payload, now)
-        rec = EventRecord(ids.ulid_at(now), event["name"], event, now)
-        await s.insert_events([rec])
-        parent = {"run_id": run.id, "step": step, "correlation_id": correlation}
-        await self.start_runs(
-            s, [self._new_run(target, [event], rec.internal_id, now, parent=parent)], now
-        )
-        await s.upsert_step(
-            run.id, step, name=name, op=Opcode.INVOKE.value, status=StepStatus.INVOKING, now=now
-        )
-        timeout = opts.get("timeout")
-        try:
-            timeout_ms = durations.parse_ms(timeout) if timeout else None
-        except durations.DurationError:
-            timeout_ms = None
-        await s.insert_waits(
-            [
-                Wait(
-                    id=0,
-                    run_id=run.id,
-                    kind=WaitKind.INVOKE,
-                    step=step,
-                    event_name=None,
-                    expression=None,
-                    event=None,
-                    correlation_id=correlation,
-                    expires_at=now + timeout_ms if timeout_ms else None,
-                )
-            ]
-        )
-        if timeout_ms:
-            memo = {
-                "error": _error(
-                    "InngestInvokeTimeoutError",
-                    "Timed out waiting for invoked function to complete",
-                )
-            }
-            await s.enqueue(
-                [
-                    NewItem(
-                        QueueKind.RESUME,
-                        run.id,
-                        now + timeout_ms,
-                        step=step,
-                        payload={"wait": True, "memo": memo},
-                        dedupe_key=_resume_key(run.id, step),
-                    )
-                ]
-            )
-
-
-def cron_item(function_id: str, cron: str, tick: int) -> NewItem:
-    """The queue item for one cron tick (deduplicated across processes and syncs)."""
-    return NewItem(
-        QueueKind.CRON,
-        None,
-        tick,
-        payload={"function_id": function_id, "cron": cron, "tick": tick},
-        dedupe_key=f"cron:{function_id}:{cron}:{tick}",
-    )

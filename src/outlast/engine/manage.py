@@ -94,7 +94,9 @@ async def replay_event(s: Session, machine: Machine, event_id: str, now: int) ->
         for spec in machine.registry.for_event(rec.name)
         if ev.trigger_matches(spec, rec.payload) and not machine.registry.is_paused(spec.id)
     ]
-    return await machine.start_runs(s, started, now)
+    runs = await machine.start_runs(s, started, now)
+    await _forget_skips(s, runs)
+    return runs
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,8 +140,16 @@ async def replay_page(
         new = machine._new_run(spec, [rec.payload], rec.internal_id, now, key)
         started += await machine.start_runs(s, [new], now)
         if len(started) >= budget:
-            return ReplayPage(started, cursor)
-    return ReplayPage(started, cursor if len(events) == REPLAY_PAGE else None)
+            break
+    await _forget_skips(s, started)
+    more = len(started) >= budget or len(events) == REPLAY_PAGE
+    return ReplayPage(started, cursor if more else None)
+
+
+async def _forget_skips(s: Session, runs: list[RunRecord]) -> None:
+    """The events these runs were replayed for started a run after all: why they started
+    none before (paused, filtered ...) no longer applies."""
+    await s.delete_event_skips([(r.event_id, r.function_id) for r in runs if r.event_id])
 
 
 def check_replayable(machine: Machine, function_id: str) -> None:

@@ -4,6 +4,7 @@ and the function registry kept running in the background."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import os
@@ -15,6 +16,7 @@ from outlast.engine import checkpoint, manage
 from outlast.engine.caller import Caller
 from outlast.engine.config import build_spec
 from outlast.engine.executor import Executor
+from outlast.engine.group_commit import GroupCommit
 from outlast.engine.machine import Machine, Options, cron_item
 from outlast.engine.registry import Registry, sync_registry
 from outlast.protocol import jsonutil
@@ -75,6 +77,9 @@ class Engine:
             lease_ms=config.lease_ms,
             max_inflight=config.max_inflight,
         )
+        self._checkpoints: GroupCommit[checkpoint.Checkpoint, int] = GroupCommit(
+            functools.partial(checkpoint.apply_batch, store), flushers=store.writers
+        )
         self._poller: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -131,8 +136,7 @@ class Engine:
 
     async def checkpoint(self, run_id: str, body: Any) -> int:
         """Save the steps an SDK checkpointed during a call (see ``engine.checkpoint``)."""
-        async with self.store.tx() as s:
-            return await checkpoint.apply(s, run_id, body, now_ms())
+        return await self._checkpoints.save(checkpoint.Checkpoint(run_id, body, now_ms()))
 
     # -- run management (engine.manage) ------------------------------------------------------
 

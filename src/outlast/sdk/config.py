@@ -62,6 +62,20 @@ def parse_dev(value: bool | str | None) -> tuple[bool, str | None]:
     return True, _origin(text, "dev URL")
 
 
+def parse_flag(value: bool | None, name: str, default: bool) -> bool:
+    """A boolean option: the argument if given, else ``OUTLAST_<name>`` / ``INNGEST_<name>``."""
+    if value is not None:
+        return value
+    text = env(name)
+    if text is None:
+        return default
+    if text.lower() in _TRUE:
+        return True
+    if text.lower() in _FALSE:
+        return False
+    raise ConfigError(f"{name} must be true or false, not {text!r}")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Resolved client settings."""

@@ -13,13 +13,17 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import time
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from outlast.protocol.ids import StepIdCounter
 from outlast.protocol.ops import Opcode
 from outlast.sdk.errors import NestedStepError, OutlastError, StepError
 from outlast.sdk.serialize import error_dict
+
+if TYPE_CHECKING:
+    from outlast.sdk.checkpoint import Checkpointer
 
 logger = logging.getLogger(__name__)
 
@@ -138,6 +142,8 @@ class Execution:
     no_retry: bool = False
     skipped: str | None = None
     closed: bool = False
+    #: Saves a finished step so the handler can go on in the same call (None: answer it).
+    checkpointer: Checkpointer | None = None
     _counter: StepIdCounter = field(default_factory=StepIdCounter)
     _unseen_memos: int = 0
     _new_code: bool = False
@@ -218,6 +224,40 @@ class Execution:
         """The executing step returned ``data``: answer ``StepRun``."""
         op.data = data
         self._finish(op)
+
+    async def checkpoint(self, op: Op, data: Any, began: float) -> bool:
+        """Save the executing step (it began at ``began``, unix seconds) through the
+        checkpointer; True when the handler may go on to its next step in this call instead
+        of answering this one.
+
+        Only a lone step run on the server's general request checkpoints: a targeted call or
+        steps reported together (parallel) answer as usual.
+        """
+        if (
+            self.checkpointer is None
+            or self.target is not None
+            or self.reported != [op]
+            or self.executing is not op
+        ):
+            return False
+        op.data = data
+        wire = op.to_wire()
+        # When the step ran (unix ms), for the run's timeline: the server keeps only the
+        # duration, so the two clocks need not agree.
+        wire["timing"] = {"start": int(began * 1000), "end": int(time.time() * 1000)}
+        if self.can_yield:
+            saved = await self.checkpointer.save(wire)
+        else:
+            # A synchronous handler drives its steps without an event loop of its own.
+            saved = self.checkpointer.save_blocking(wire)
+        if not saved:
+            return False
+        self.reported.clear()
+        self.executing = None
+        self.closed = False
+        if self.can_yield:
+            self._settled = asyncio.Event()
+        return True
 
     def fail(self, op: Op, err: BaseException) -> NoReturn:
         """The executing step raised: answer ``StepError`` (``StepFailed`` on the last attempt)."""

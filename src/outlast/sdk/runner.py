@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from outlast.protocol.ops import Header
+from outlast.sdk.checkpoint import Checkpointer
 from outlast.sdk.client import Client
 from outlast.sdk.context import Context, ReplayLogger, SyncContext
 from outlast.sdk.errors import OutlastError, RetryAfterError, StepError, StepUnexpectedError
@@ -41,6 +42,9 @@ class ExecutionRequest:
     max_attempts: int | None
     disable_immediate: bool
     use_api: bool
+    #: The call's id when the server takes checkpoints (``ctx.qi_id``), and the function's.
+    call_id: str | None = None
+    fn_id: str | None = None
 
     @classmethod
     def parse(cls, raw: Any) -> ExecutionRequest:
@@ -82,6 +86,8 @@ class ExecutionRequest:
             max_attempts=max_attempts,
             disable_immediate=bool(ctx.get("disable_immediate_execution", False)),
             use_api=use_api,
+            call_id=_optional_str(ctx.get("qi_id")),
+            fn_id=_optional_str(ctx.get("fn_id")),
         )
 
     def with_state(self, events: list[dict[str, Any]], steps: dict[str, Any]) -> ExecutionRequest:
@@ -97,7 +103,13 @@ class ExecutionRequest:
             max_attempts=self.max_attempts,
             disable_immediate=self.disable_immediate,
             use_api=False,
+            call_id=self.call_id,
+            fn_id=self.fn_id,
         )
+
+
+def _optional_str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def error_answer(err: BaseException, status: int = 500) -> Answer:
@@ -136,6 +148,10 @@ async def execute(
         max_attempts=request.max_attempts,
         can_yield=is_async,
     )
+    if client.checkpointing and request.call_id is not None:
+        exe.checkpointer = Checkpointer(
+            client, run_id=request.run_id, fn_id=request.fn_id, qi_id=request.call_id
+        )
     steps = Steps(exe, client, sync=not is_async)
     common: dict[str, Any] = {
         "event": request.event,

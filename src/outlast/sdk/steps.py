@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -69,6 +70,7 @@ class Steps:
         if memo is not None:
             return memo.value()
         await self._exe.decide(op)
+        began = time.time()
         token = current_step.set(step_id)
         try:
             out = fn(*args)
@@ -88,6 +90,8 @@ class Steps:
             self._exe.fail(op, err)
         finally:
             current_step.reset(token)
+        if await self._exe.checkpoint(op, data, began):
+            return data
         self._exe.succeed(op, data)
 
     async def sleep(self, step_id: str, duration: Duration) -> None:

@@ -13,6 +13,7 @@ from starlette.routing import Route
 
 from outlast.engine.runtime import Engine
 from outlast.server import cancellations, checkpoint, events_api, gql, manage, register, rest
+from outlast.server.dashboard import dashboard_routes
 from outlast.server.discovery import Discovery
 from outlast.server.responses import error, json_response
 from outlast.server.settings import ServerSettings
@@ -80,6 +81,7 @@ def create_app(engine: Engine, settings: ServerSettings) -> Starlette:
         Route("/v1/functions/{function_id}/pause", manage.pause_function, methods=["POST"]),
         Route("/v1/functions/{function_id}/resume", manage.resume_function, methods=["POST"]),
         Route("/v1/functions/{function_id}/replay", manage.replay_function, methods=["POST"]),
+        *dashboard_routes(),
     ]
     app = Starlette(
         routes=routes,

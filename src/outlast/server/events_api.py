@@ -64,8 +64,22 @@ async def post_events(request: Request) -> Response:
     items = body if isinstance(body, list) else [body]
     if len(items) > MAX_EVENTS_PER_REQUEST:
         return _answer([], 400, f"more than {MAX_EVENTS_PER_REQUEST} events in one request")
+    accepted, problem = await send_events(
+        engine, settings, items, request.headers.get(Header.EVENT_ID_SEED)
+    )
+    if problem is not None:
+        return _answer(accepted, 400, problem)
+    return _answer(accepted, 200)
+
+
+async def send_events(
+    engine: Engine, settings: ServerSettings, items: list[Any], seed: str | None = None
+) -> tuple[list[str], str | None]:
+    """Check and ingest events (the event API and the dashboard's "send event" form): the
+    internal ids of those kept, and why the first invalid one was refused (None: all were
+    valid). Events before an invalid one are kept. Committed when this returns."""
     now = ids.now_ms()
-    internal = _internal_ids(request.headers.get(Header.EVENT_ID_SEED), len(items), now)
+    internal = _internal_ids(seed, len(items), now)
     records = []
     problem: str | None = None
     for i, (item, iid) in enumerate(zip(items, internal, strict=True)):
@@ -76,10 +90,7 @@ async def post_events(request: Request) -> Response:
             problem = f"event {i}: {exc}"
             break
     await engine.ingest(records)
-    accepted = [r.internal_id for r in records]
-    if problem is not None:
-        return _answer(accepted, 400, problem)
-    return _answer(accepted, 200)
+    return [r.internal_id for r in records], problem
 
 
 def json_type(value: Any) -> str:

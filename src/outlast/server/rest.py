@@ -1,6 +1,8 @@
 """The REST API: ``/v1`` (events, runs, cancel) and the ``/v0`` run-state routes the SDKs
 call when a run's state is too large to send (``use_api``). Bulk cancellation is in
-``cancellations``."""
+``cancellations``. The data comes from ``reads``, as the dashboard's does; this module
+shapes it as JSON. In start mode it wants the signing key or the dashboard key (Bearer),
+or a dashboard session (``auth.api_key_problem``)."""
 
 from __future__ import annotations
 
@@ -12,11 +14,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from outlast.domain import EventRecord, RunRecord, RunStatus, StepRecord
+from outlast.engine import manage
 from outlast.engine.runtime import Engine
-from outlast.server.auth import signing_key_problem
+from outlast.server import actions, reads
+from outlast.server.auth import api_key_problem
 from outlast.server.responses import error, json_response
 from outlast.server.settings import ServerSettings
-from outlast.store import Session
 
 MAX_PAGE = 1000
 
@@ -83,11 +86,11 @@ def envelope(data: Any) -> Response:
 
 
 def _checked(request: Request) -> Response | None:
-    """A 401 without the right Bearer key (start mode), a 400 for NUL bytes, else None."""
+    """A 401 without the right key or session (start mode), a 400 for NUL bytes, else None."""
     settings: ServerSettings = request.app.state.settings
-    denied = signing_key_problem(request, settings)
+    denied = api_key_problem(request, settings)
     if denied is not None:
-        return error(denied, 401)
+        return error(denied.message, denied.status)
     # Valid in a URL, but no id or name holds one, and PostgreSQL text cannot.
     params = [*request.path_params.values(), *request.query_params.values()]
     if any("\x00" in str(v) for v in params):
@@ -129,13 +132,12 @@ def _status(request: Request) -> RunStatus | Response | None:
         return error(f"unknown run status {raw[:40]!r}; expected one of {known}", 400)
 
 
-RUN_NOT_FOUND = "run not found"
+RUN_NOT_FOUND = actions.RUN_NOT_FOUND
 
 
-async def runs_json(r: Session, runs: list[RunRecord]) -> list[dict[str, Any]]:
+def runs_json(views: list[reads.RunView]) -> list[dict[str, Any]]:
     """Runs as the API shows them, each rerun with the run it was started from."""
-    origins = await r.original_runs([run.id for run in runs])
-    return [run_json(run, origins.get(run.id)) for run in runs]
+    return [run_json(v.run, v.original_run_id) for v in views]
 
 
 @api
@@ -143,19 +145,18 @@ async def list_events(request: Request, engine: Engine) -> Response:
     limit = _limit(request)
     if isinstance(limit, Response):
         return limit
-    async with engine.store.read() as r:
-        events = await r.list_events(
-            name=request.query_params.get("name"),
-            before=request.query_params.get("cursor"),
-            limit=limit,
-        )
+    events = await reads.list_events(
+        engine.store,
+        name=request.query_params.get("name"),
+        before=request.query_params.get("cursor"),
+        limit=limit,
+    )
     return envelope([event_json(e) for e in events])
 
 
 @api
 async def get_event(request: Request, engine: Engine) -> Response:
-    async with engine.store.read() as r:
-        event = await r.get_event(request.path_params["event_id"])
+    event = await reads.get_event(engine.store, request.path_params["event_id"])
     if event is None:
         return error("event not found", 404)
     return envelope(event_json(event))
@@ -163,13 +164,10 @@ async def get_event(request: Request, engine: Engine) -> Response:
 
 @api
 async def event_runs(request: Request, engine: Engine) -> Response:
-    event_id = request.path_params["event_id"]
-    async with engine.store.read() as r:
-        runs = await r.runs_for_event(event_id)
-        if not runs and await r.get_event(event_id) is None:
-            return error("event not found", 404)
-        found = await runs_json(r, runs)
-    return envelope(found)
+    views = await reads.event_runs(engine.store, request.path_params["event_id"])
+    if views is None:
+        return error("event not found", 404)
+    return envelope(runs_json(views))
 
 
 @api
@@ -180,42 +178,30 @@ async def list_runs(request: Request, engine: Engine) -> Response:
     status = _status(request)
     if isinstance(status, Response):
         return status
-    async with engine.store.read() as r:
-        runs = await r.list_runs(
-            function_id=request.query_params.get("function_id"),
-            status=status,
-            before=request.query_params.get("cursor"),
-            limit=limit,
-        )
-        found = await runs_json(r, runs)
-    return envelope(found)
+    where = reads.RunFilter(function_id=request.query_params.get("function_id"), status=status)
+    views = await reads.list_runs(
+        engine.store, where, before=request.query_params.get("cursor"), limit=limit
+    )
+    return envelope(runs_json(views))
 
 
 @api
 async def get_run(request: Request, engine: Engine) -> Response:
-    run_id = request.path_params["run_id"]
-    async with engine.store.read() as r:
-        run = await r.get_run(run_id)
-        if run is None:
-            return error(RUN_NOT_FOUND, 404)
-        steps = await r.list_steps(run_id)
-        [found] = await runs_json(r, [run])
-    return envelope({**found, "steps": [step_json(s) for s in steps]})
+    detail = await reads.get_run(engine.store, request.path_params["run_id"])
+    if detail is None:
+        return error(RUN_NOT_FOUND, 404)
+    found = run_json(detail.run, detail.original_run_id)
+    return envelope({**found, "steps": [step_json(s) for s in detail.steps]})
 
 
 @api
 async def cancel_run(request: Request, engine: Engine) -> Response:
-    run_id = request.path_params["run_id"]
-    async with engine.store.read() as r:
-        run = await r.get_run(run_id)
-    if run is None:
-        return error(RUN_NOT_FOUND, 404)
-    if run.status.finished:
-        return error(f"run is already {run.status.api_name.lower()}", 409)
-    await engine.cancel_run(run_id)
-    async with engine.store.read() as r:
-        run = await r.get_run(run_id)
-    assert run is not None
+    try:
+        run = await actions.cancel(engine, request.path_params["run_id"])
+    except manage.NotFound as exc:
+        return error(exc.message, 404)
+    except manage.ManageError as exc:
+        return error(exc.message, 409)
     return envelope(run_json(run))
 
 

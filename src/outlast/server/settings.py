@@ -19,6 +19,8 @@ class ServerSettings:
     #: Apps to sync at start (dev mode ``-u``), and how often to sync them again (0: never).
     sdk_urls: tuple[str, ...] = field(default=())
     poll_interval_s: float = 0.0
+    #: start mode: a key that opens the dashboard and the REST API (the signing key does too).
+    dashboard_key: str | None = None
 
     @property
     def kind(self) -> ServerKind:
@@ -27,3 +29,8 @@ class ServerSettings:
     @property
     def signing_keys(self) -> list[str]:
         return [k for k in (self.signing_key, self.signing_key_fallback) if k]
+
+    @property
+    def login_keys(self) -> list[str]:
+        """The keys a person may log in to the dashboard with."""
+        return [k for k in (self.dashboard_key, *self.signing_keys) if k]

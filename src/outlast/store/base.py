@@ -5,7 +5,8 @@ transaction (everything in it commits together or not at all); ``store.read()``
 gives one for reads. Dialect differences live in the small subclasses. The queries are
 grouped by what they touch: apps, functions and events here, runs and steps in
 ``runs``, the queue and waits in ``queue``, event batches in ``batches``, flow-control state in
-``flow``; leasing (with concurrency limits) in ``leasing``.
+``flow``, what only the dashboard reads (failed attempts, skipped events, run counts) in
+``dashboard``; leasing (with concurrency limits) in ``leasing``.
 """
 
 from __future__ import annotations
@@ -20,19 +21,20 @@ import orjson
 from outlast.domain import App, EventRecord, FunctionRecord, QueueItem, RunStatus, StepStatus
 from outlast.protocol.jsonutil import dumps_str, loads
 from outlast.store.batches import BatchQueries
+from outlast.store.dashboard import DashboardQueries
 from outlast.store.flow import FlowQueries
 from outlast.store.manage import ManageQueries
 from outlast.store.queue import QueueQueries
-from outlast.store.rows import NewItem, NewRun, StepDone, event_row
+from outlast.store.rows import CheckpointStep, NewItem, NewRun, StepDone, event_row
 from outlast.store.runs import RunQueries
 
-__all__ = ["NewItem", "NewRun", "Session", "StepDone", "Store"]
+__all__ = ["CheckpointStep", "NewItem", "NewRun", "Session", "StepDone", "Store"]
 
 #: Events per INSERT statement (4 parameters each: under SQLite's and PostgreSQL's limits).
 EVENT_INSERT_CHUNK = 250
 
 
-class Session(RunQueries, QueueQueries, BatchQueries, ManageQueries, FlowQueries):
+class Session(RunQueries, QueueQueries, BatchQueries, ManageQueries, FlowQueries, DashboardQueries):
     """Every query Outlast makes, over one connection."""
 
     # -- apps and functions ---------------------------------------------------------------
@@ -158,6 +160,9 @@ class Store(abc.ABC):
     kind: str
     #: Whether other server processes may change it (functions synced or paused elsewhere).
     shared: bool = False
+    #: How many transactions are worth running at once (group commits in flight): one for
+    #: an embedded database with one writer; several where each statement is a round trip.
+    writers: int = 1
 
     @abc.abstractmethod
     async def open(self) -> None:
@@ -188,6 +193,17 @@ class Store(abc.ABC):
         async with self.tx() as s:
             return [await _step_done(s, d) for d in batch]
 
+    async def save_checkpoints(self, batch: Sequence[CheckpointStep]) -> list[str]:
+        """Save checkpointed steps, all in one transaction; runs are locked in id order so
+        two batches cannot deadlock. For each: "saved" (also when the step was already
+        done), or why nothing was written for it: "no_run", "not_running:<status>",
+        "stale_call" (its call is no longer the run's current one)."""
+        out = [""] * len(batch)
+        async with self.tx() as s:
+            for i in sorted(range(len(batch)), key=lambda i: batch[i].run_id):
+                out[i] = await _save_checkpoint(s, batch[i])
+        return out
+
     async def __aenter__(self) -> Store:
         await self.open()
         return self
@@ -217,3 +233,26 @@ async def _step_done(s: Session, d: StepDone) -> tuple[QueueItem, int] | None:
     if item is None:
         return None
     return item, len(loads(r[1])) + (1 if saved else 0)
+
+
+async def _save_checkpoint(s: Session, c: CheckpointStep) -> str:
+    run = await s.lock_run(c.run_id)
+    if run is None:
+        return "no_run"
+    if run.status is not RunStatus.RUNNING:
+        return f"not_running:{run.status.value}"
+    item = await s.get_item(c.item_id)
+    if item is None or item.run_id != c.run_id or item.attempt != c.attempt:
+        return "stale_call"
+    await s.complete_step(
+        c.run_id,
+        c.step,
+        name=c.name,
+        op=c.op,
+        memo=orjson.Fragment(c.memo),  # already encoded
+        status=StepStatus.COMPLETED,
+        now=c.now,
+        started_at=c.started_at,
+        attempts=c.attempt + 1,
+    )
+    return "saved"

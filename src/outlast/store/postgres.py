@@ -22,7 +22,7 @@ from outlast.store import leasing
 from outlast.store.base import Session, Store
 from outlast.store.conn import Row
 from outlast.store.migrations import migrations
-from outlast.store.rows import ITEM_COLS, StepDone, item_row
+from outlast.store.rows import ITEM_COLS, CheckpointStep, StepDone, item_row
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +82,7 @@ class PostgresStore(Store):
 
     kind = "postgres"
     shared = True
+    writers = 4
 
     def __init__(
         self, dsn: str, *, schema: str | None = None, min_size: int = 2, max_size: int = 20
@@ -184,6 +185,26 @@ class PostgresStore(Store):
                     skip_locked=" FOR UPDATE SKIP LOCKED",
                     keyed_lock=f"SELECT pg_advisory_xact_lock({LEASE_LOCK})",
                 )
+
+    async def save_checkpoints(self, batch: Sequence[CheckpointStep]) -> list[str]:
+        """One round trip and one commit for the whole batch: the ``outlast_checkpoint``
+        function (migration 0008, the same checks and statements as the general
+        implementation) applied to each step, runs locked in id order."""
+        order = sorted(range(len(batch)), key=lambda i: batch[i].run_id)
+        cols = list(zip(*(dataclasses.astuple(batch[i]) for i in order), strict=True))
+        async with self._p().acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT a.n, outlast_checkpoint(a.run, a.item, a.attempt, a.hash, a.name, "
+                "a.op, a.memo, a.started, a.now) FROM unnest($1::text[], $2::bigint[], "
+                "$3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], "
+                "$9::bigint[]) WITH ORDINALITY "
+                "AS a(run, item, attempt, hash, name, op, memo, started, now, n) ORDER BY a.n",
+                *cols,
+            )
+        out = [""] * len(batch)
+        for r in rows:
+            out[order[int(r[0]) - 1]] = str(r[1])
+        return out
 
     async def steps_done(self, batch: Sequence[StepDone]) -> list[tuple[QueueItem, int] | None]:
         """One round trip and one commit for the whole batch: the ``outlast_step_done``

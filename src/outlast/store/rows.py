@@ -83,6 +83,25 @@ class StepDone:
 
 
 @dataclass(frozen=True, slots=True)
+class CheckpointStep:
+    """A step an SDK saved during a call (``POST /v1/checkpoint``), to be saved if the call
+    is still the run's current one: saved in batches by ``Store.save_checkpoints``."""
+
+    run_id: str
+    #: The call: its queue item and attempt (the ``qi_id`` the SDK was given).
+    item_id: int
+    attempt: int
+    step: str
+    name: str | None
+    op: str
+    #: The step's memo, JSON-encoded (``{"data": ...}``).
+    memo: str
+    #: When it began, if the SDK said (from the duration it measured).
+    started_at: int | None
+    now: int
+
+
+@dataclass(frozen=True, slots=True)
 class NewRun:
     run: RunRecord
     #: (key, expires_at) pairs: at most one run per (function, key) while unexpired (event

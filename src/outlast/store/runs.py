@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from outlast.domain import RunRecord, RunStatus, StepRecord, StepStatus
+from ulid import ULID
+
+from outlast.domain import RunRecord, RunStatus, StepAttempt, StepRecord, StepStatus
 from outlast.protocol.jsonutil import dumps_str
 from outlast.store.rows import (
     RUN_COLS,
@@ -100,29 +102,61 @@ class RunQueries(Queries):
         function_id: str | None = None,
         status: RunStatus | None = None,
         before: str | None = None,
+        since: int | None = None,
+        until: int | None = None,
         limit: int = 50,
     ) -> list[RunRecord]:
-        """Newest first. RUNNING includes QUEUED runs, as the REST API shows both as Running."""
-        sql = f"SELECT {RUN_COLS} FROM runs"
+        """Newest first; ``before`` is a run id cursor (the last id of the previous page).
+        RUNNING includes QUEUED runs, as the REST API shows both as Running. ``since`` and
+        ``until`` keep runs queued in ``[since, until)`` (ms).
+
+        Each page is one index range read backwards from the cursor, whatever the store
+        holds: by id, (status, id) or (function_id, status, id). A run's id is the ULID of
+        its queued time (``Machine._new_run``), so the time window is an id range too."""
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, not {limit}")
         where: list[str] = []
         args: list[Any] = []
         if function_id is not None:
             where.append("function_id = ?")
             args.append(function_id)
-        if status is RunStatus.RUNNING:
-            where.append("status IN (?, ?)")
-            args += [RunStatus.RUNNING.value, RunStatus.QUEUED.value]
-        elif status is not None:
-            where.append("status = ?")
-            args.append(status.value)
         if before is not None:
             where.append("id < ?")
             args.append(before)
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY id DESC LIMIT ?"
-        args.append(limit)
-        return [run_row(r) for r in await self.c.fetch(sql, args)]
+        if since is not None:
+            where += ["queued_at >= ?", "id >= ?"]
+            args += [since, _first_id_at(since)]
+        if until is not None:
+            where.append("queued_at < ?")
+            args.append(until)
+            if until < _ULID_MAX_MS:
+                where.append("id < ?")
+                args.append(_first_id_at(until))
+        if status is RunStatus.RUNNING:
+            statuses = [RunStatus.RUNNING, RunStatus.QUEUED]
+        else:
+            statuses = [] if status is None else [status]
+        if len(statuses) < 2:
+            conds = [*(["status = ?"] if statuses else []), *where]
+            sql = self._runs_page(conds)
+            return [
+                run_row(r)
+                for r in await self.c.fetch(sql, [*(s.value for s in statuses), *args, limit])
+            ]
+        # One ordered, limited read per status, merged: an IN over two statuses cannot be
+        # read in id order from the (…, status, id) indexes, and would be sorted whole.
+        parts = [
+            f"SELECT * FROM ({self._runs_page(['status = ?', *where])}) AS p{i}"
+            for i in range(len(statuses))
+        ]
+        sql = " UNION ALL ".join(parts) + " ORDER BY id DESC LIMIT ?"
+        part_args = [v for s in statuses for v in (s.value, *args, limit)]
+        return [run_row(r) for r in await self.c.fetch(sql, [*part_args, limit])]
+
+    @staticmethod
+    def _runs_page(conds: list[str]) -> str:
+        where = " WHERE " + " AND ".join(conds) if conds else ""
+        return f"SELECT {RUN_COLS} FROM runs{where} ORDER BY id DESC LIMIT ?"
 
     async def unfinished_runs(
         self,
@@ -267,4 +301,49 @@ class RunQueries(Queries):
         if not n:
             return False
         await self.c.execute(self.append_to_stack, (step_hash, run_id))
+        if status is StepStatus.FAILED and error is not None:
+            # Its last attempt failed (its code, or the server refused what it asked for):
+            # recorded with the others. A step that succeeds writes no attempt.
+            await self.add_step_attempts(
+                [StepAttempt(run_id, step_hash, max(attempts - 1, 0), started_at, now, error)]
+            )
         return True
+
+    async def add_step_attempts(self, attempts: Sequence[StepAttempt]) -> None:
+        """Record failed attempts (see :class:`~outlast.domain.StepAttempt`)."""
+        for i in range(0, len(attempts), _ATTEMPT_CHUNK):
+            chunk = attempts[i : i + _ATTEMPT_CHUNK]
+            rows = ", ".join("(?, ?, ?, ?, ?, ?)" for _ in chunk)
+            args = [
+                value
+                for a in chunk
+                for value in (a.run_id, a.hash, a.attempt, a.started_at, a.ended_at, j(a.error))
+            ]
+            await self.c.execute(
+                "INSERT INTO step_attempts (run_id, hash, attempt, started_at, ended_at, error) "
+                f"VALUES {rows}",
+                args,
+            )
+
+    async def list_step_attempts(self, run_id: str) -> list[StepAttempt]:
+        """A run's failed attempts, by step hash then attempt (then time: discovery calls
+        may share an attempt number). A rerun starts with none: ``copy_steps`` copies
+        finished steps only."""
+        rows = await self.c.fetch(
+            "SELECT run_id, hash, attempt, started_at, ended_at, error FROM step_attempts "
+            "WHERE run_id = ? ORDER BY hash, attempt, ended_at, id",
+            (run_id,),
+        )
+        return [StepAttempt(r[0], r[1], int(r[2]), r[3], int(r[4]), uj(r[5])) for r in rows]
+
+
+#: Failed attempts per INSERT statement (6 parameters each).
+_ATTEMPT_CHUNK = 150
+#: A ULID's time part is 48 bits of milliseconds.
+_ULID_MAX_MS = 2**48
+
+
+def _first_id_at(ms: int) -> str:
+    """The smallest ULID of millisecond ``ms``: ``id >= _first_id_at(t)`` keeps the runs
+    queued at or after ``t``."""
+    return str(ULID.from_bytes(min(max(ms, 0), _ULID_MAX_MS - 1).to_bytes(6, "big") + bytes(10)))

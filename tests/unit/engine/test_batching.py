@@ -56,6 +56,21 @@ async def test_a_full_batch_starts_at_once_per_key(memory_store: Store) -> None:
     assert run.batch_id is not None and run.event_id == "01EV0001"
 
 
+async def test_one_request_fills_batches_of_max_size_never_more(memory_store: Store) -> None:
+    m = machine()
+    async with memory_store.tx() as s:
+        started = await m.ingest(s, [order(i, "a") for i in range(1, 8)], 1_000)
+    assert [ns(run) for run in started] == [[1, 2, 3], [4, 5, 6]]
+    # 7 waits in a new batch, started by its timer.
+    leased = await memory_store.lease("test", 6_000, 10, 1000)
+    [timer] = [i for i in leased if i.kind is QueueKind.BATCH]
+    async with memory_store.tx() as s:
+        await m.batch_timeout(s, timer, 6_000)
+    async with memory_store.read() as r:
+        [run] = await r.runs_for_event("01EV0007")
+    assert ns(run) == [7]
+
+
 async def test_a_partial_batch_starts_at_its_timeout(memory_store: Store) -> None:
     m = machine()
     async with memory_store.tx() as s:

@@ -4,13 +4,15 @@ that fails is saved one by one, so one bad answer fails only itself."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import contextlib
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, cast
 
 import pytest
 
 from outlast.domain import QueueItem, QueueKind
-from outlast.engine.group_commit import StepsDone
+from outlast.engine import group_commit
+from outlast.engine.group_commit import GroupCommit, Saved, steps_done
 from outlast.store import Store
 from outlast.store.rows import StepDone
 
@@ -20,6 +22,8 @@ def done(run_id: str) -> StepDone:
 
 
 class FakeStore:
+    writers = 1
+
     def __init__(self, bad: str | None = None) -> None:
         self.batches: list[list[str]] = []
         self.bad = bad
@@ -33,8 +37,8 @@ class FakeStore:
         return [(item, len(d.run_id)) for d in batch]
 
 
-def saver(store: FakeStore) -> StepsDone:
-    return StepsDone(cast(Store, store))
+def saver(store: FakeStore) -> GroupCommit[StepDone, Saved]:
+    return steps_done(cast(Store, store))
 
 
 async def test_answers_that_arrive_together_are_committed_together() -> None:
@@ -67,3 +71,45 @@ async def test_a_caller_that_gave_up_does_not_break_the_others() -> None:
     with pytest.raises(asyncio.CancelledError):
         await gone
     assert (await kept) is not None
+
+
+async def test_work_on_runs_commits_in_one_transaction_in_run_order() -> None:
+    """``transactions``: work arriving during a commit shares the next transaction, done in
+    run-id order (two batches lock runs in the same order); a failing piece of work makes
+    the batch roll back and be done again one by one, so it fails alone."""
+    log: list[tuple[str, ...]] = []
+
+    @contextlib.asynccontextmanager
+    async def tx() -> AsyncIterator[Any]:
+        done: list[str] = []
+        try:
+            yield done
+        except Exception:
+            log.append(("rollback", *done))
+            raise
+        await asyncio.sleep(0.01)  # the commit takes time: work piles up meanwhile
+        log.append(("commit", *done))
+
+    def work(key: str, fail: bool = False) -> group_commit.Work:
+        async def fn(s: Any) -> str:
+            if fail:
+                raise RuntimeError(f"cannot {key}")
+            s.append(key)
+            return key.upper()
+
+        return group_commit.Work(key, fn)
+
+    group = group_commit.transactions(tx)
+    first = asyncio.create_task(group.save(work("m")))
+    await asyncio.sleep(0)
+    rest = [asyncio.create_task(group.save(work(k, k == "x"))) for k in ("z", "x", "a")]
+    results = await asyncio.gather(first, *rest, return_exceptions=True)
+    assert results[0] == "M" and results[1] == "Z" and results[3] == "A"
+    assert isinstance(results[2], RuntimeError)
+    assert log == [
+        ("commit", "m"),
+        ("rollback", "a"),  # a, then x failed: the batch is done again one by one
+        ("commit", "z"),
+        ("rollback",),
+        ("commit", "a"),
+    ]

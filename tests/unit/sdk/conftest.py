@@ -68,6 +68,7 @@ def request_body(
     disable_immediate: bool = False,
     run_id: str = "01RUN",
     use_api: bool = False,
+    qi_id: str | None = None,
 ) -> dict[str, Any]:
     event = event or {"name": "test/event", "data": {"x": 1}, "id": "ev1", "ts": 1700000000000}
     ctx: dict[str, Any] = {
@@ -81,6 +82,8 @@ def request_body(
     }
     if max_attempts is not None:
         ctx["max_attempts"] = max_attempts
+    if qi_id is not None:
+        ctx["qi_id"] = qi_id
     return {
         "event": event,
         "events": [event],

@@ -112,6 +112,13 @@ class ServeHandler:
             return await self._execute(request)
         return self._encode(Answer(405, {"code": "method_not_allowed", "message": method}))
 
+    async def handle_in_new_loop(self, request: HttpRequest) -> HttpResponse:
+        """Answer one request on a loop made for it (WSGI): what it opened is closed after."""
+        try:
+            return await self.handle(request)
+        finally:
+            await self.client.close_api_sessions()
+
     # -- helpers ------------------------------------------------------------
 
     def _encode(self, answer: Answer, signing_key: str | None = None) -> HttpResponse:

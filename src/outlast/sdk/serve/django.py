@@ -33,7 +33,7 @@ def serve(
             headers=dict(request.headers.items()),
             body=request.body,
         )
-        response = asyncio.run(handler.handle(core_request))
+        response = asyncio.run(handler.handle_in_new_loop(core_request))
         return DjangoResponse(response.body, status=response.status, headers=response.headers)
 
     view: Callable[[DjangoRequest], DjangoResponse] = csrf_exempt(outlast_view)

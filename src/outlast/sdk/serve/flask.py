@@ -34,7 +34,7 @@ def serve(
             headers=dict(flask.request.headers.items()),
             body=flask.request.get_data(cache=False),
         )
-        response = asyncio.run(handler.handle(request))
+        response = asyncio.run(handler.handle_in_new_loop(request))
         return flask.Response(response.body, status=response.status, headers=response.headers)
 
     app.add_url_rule(
