@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from benchmarks import report
 from benchmarks.common import Result
-from benchmarks.scenarios import fairness, ingest, latency, peer, steps, timers
+from benchmarks.scenarios import dashboard, fairness, ingest, latency, peer, steps, timers
 
 Scenario = Callable[[str, str], list[Result]]
 
@@ -23,6 +23,7 @@ SCENARIOS: dict[str, Scenario] = {
     "timers": timers.run,
     "peer": peer.run,
     "fairness": fairness.run,
+    "dashboard": dashboard.run,
 }
 STORES = ("sqlite", "postgres")
 

@@ -15,7 +15,7 @@ from tests.acceptance.harness import ROOT
 
 pytestmark = pytest.mark.acceptance
 
-SCENARIOS = ("ingest", "steps", "latency", "timers", "peer", "fairness")
+SCENARIOS = ("ingest", "steps", "latency", "timers", "peer", "fairness", "dashboard")
 
 
 @pytest.mark.timeout(300)
@@ -38,6 +38,10 @@ def test_every_scenario_runs_at_smoke_size_and_reports(tmp_path: Path) -> None:
     assert by_name["ingest"]["figures"]["store_limit_rows_per_s"] > 0
     fair = by_name["fairness"]["figures"]
     assert fair["other_key_delay_max_ms"] > 0 and fair["heavy_runs_left_after_last_light"] > 0
+    dash = by_name["dashboard"]["figures"]
+    assert dash["runs_page2_p99_ms"] > 0 and dash["api_runs_p50_ms"] > 0
+    # A list page holds one page of the 2,000 runs seeded, not all of them.
+    assert 0 < dash["runs_kb"] < 100 and 0 < dash["events_kb"] < 100
     # Every figure is printed with its target verdict where the issue sets one.
     assert "steps/sqlite steps_per_s" in done.stdout and "target >=" in done.stdout
 

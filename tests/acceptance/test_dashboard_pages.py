@@ -437,3 +437,11 @@ def test_the_vendored_files_are_served(make_server: MakeServer) -> None:
         r = httpx.get(f"{server.url}{path}", timeout=10)
         assert r.status_code == 200 and kind in r.headers["content-type"], path
         assert len(r.content) > 1000, path
+
+
+def test_no_ui_serves_the_apis_only(make_server: MakeServer) -> None:
+    server = make_server(args=["--no-ui"])
+    for path in ("/", "/runs", "/static/htmx.min.js"):
+        r = httpx.get(f"{server.url}{path}", timeout=10)
+        assert r.status_code == 404 and "no such route" in r.json()["error"], path
+    assert httpx.get(f"{server.url}/v1/runs", timeout=10).status_code == 200

@@ -172,7 +172,28 @@ BAD: list[tuple[str, Any, int, str]] = [
     ("/v1/events/nope/replay", None, 404, "event 'nope' not found"),
     ("/v1/runs/nope/rerun", None, 404, "run 'nope' not found"),
     ("/v1/runs/nope/rerun", {"from_step": 3}, 400, "from_step must be a step's id"),
+    ("/v1/functions/nope/invoke", {"data": {}}, 404, "function 'nope' not found"),
+    (f"/v1/functions/{FN}/invoke", {"data": [1]}, 400, "data must be a JSON object"),
+    (f"/v1/functions/{FN}/invoke", {"n": 1}, 400, "unknown field(s) 'n'"),
 ]
+
+
+def test_invoke_starts_a_run_with_the_data_given(
+    make_server: MakeServer, make_app: MakeApp, tmp_path: Path, backend: dict[str, Any]
+) -> None:
+    server, count_file = started(make_server(**backend), make_app, tmp_path)
+    # By the function's own id too (it is unique across apps).
+    invoked = ok(post(server, "/v1/functions/steps/invoke", {"data": {"n": 4}}))
+    assert invoked["function_id"] == FN
+    run = wait_done(server, invoked["run_id"])
+    assert run["output"] == {"n": 4, "result": 41}
+    event = server.get(f"/v1/events/{invoked['event_id']}")
+    assert event["name"] == "inngest/function.invoked" and event["data"]["n"] == 4
+    assert {step for _, step in executions(count_file)} == {"one", "two", "three"}
+    # A paused function is not invoked.
+    ok(post(server, f"/v1/functions/{FN}/pause"))
+    r = post(server, f"/v1/functions/{FN}/invoke", {"data": {"n": 5}})
+    assert r.status_code == 409 and "is paused: resume it first" in r.json()["error"]
 
 
 def test_bad_requests_are_refused_clearly(
@@ -204,6 +225,7 @@ def test_self_hosted_run_management_needs_the_signing_key(make_server: MakeServe
         f"/v1/functions/{FN}/pause",
         f"/v1/functions/{FN}/resume",
         f"/v1/functions/{FN}/replay",
+        f"/v1/functions/{FN}/invoke",
         "/v1/events/some-event/replay",
         "/v1/runs/some-run/rerun",
     ]

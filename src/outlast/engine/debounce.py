@@ -68,5 +68,5 @@ async def fire(machine: Machine, s: Session, item: QueueItem, now: int) -> None:
         reason = SkipReason.FUNCTION_REMOVED if spec is None else SkipReason.PAUSED
         await s.insert_event_skips([EventSkip(pending.event_id, pending.function_id, reason, now)])
         return
-    run = machine._new_run(spec, [pending.event], pending.event_id, now)
+    run = machine.new_run(spec, [pending.event], pending.event_id, now)
     await machine.start_runs(s, [run], now)

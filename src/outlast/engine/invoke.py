@@ -39,7 +39,7 @@ async def invoke(
     await s.insert_events([rec])
     parent = {"run_id": run.id, "step": step, "correlation_id": correlation}
     await machine.start_runs(
-        s, [machine._new_run(target, [event], rec.internal_id, now, parent=parent)], now
+        s, [machine.new_run(target, [event], rec.internal_id, now, parent=parent)], now
     )
     await s.upsert_step(
         run.id, step, name=name, op=Opcode.INVOKE.value, status=StepStatus.INVOKING, now=now

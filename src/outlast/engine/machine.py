@@ -118,12 +118,12 @@ class Machine:
                 key = None
                 if rec.payload.get("id") and rec.payload["id"] != rec.internal_id:
                     key = (f"event:{rec.payload['id']}", now + DEDUPE_MS)
-                started.append(self._new_run(spec, [rec.payload], rec.internal_id, now, key))
+                started.append(self.new_run(spec, [rec.payload], rec.internal_id, now, key))
         runs = await self.start_runs(s, started, now, skipped) + batch_runs
         await s.insert_event_skips(skipped)
         return runs
 
-    def _new_run(
+    def new_run(
         self,
         spec: FunctionSpec,
         events: list[dict[str, Any]],
@@ -333,7 +333,7 @@ class Machine:
                 skipped += gone
             return []
         payloads = [payload for _, payload in events]
-        run = self._new_run(spec, payloads, events[0][0], now, batch_id=batch_id)
+        run = self.new_run(spec, payloads, events[0][0], now, batch_id=batch_id)
         return await self.start_runs(s, [run], now, skipped)
 
     async def batch_timeout(self, s: Session, item: QueueItem, now: int) -> None:

@@ -1,4 +1,4 @@
-"""Run management: pause and resume a function, replay stored events, rerun a run.
+"""Run management: pause and resume a function, invoke it, replay stored events, rerun a run.
 
 Each function here runs inside a transaction its caller opened (see ``Engine``), and
 starts runs the way ingest does (``Machine.start_runs``), so a replayed or rerun run has
@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
-from outlast.domain import FunctionRecord, RunRecord, StepRecord
+from outlast.domain import EventRecord, FunctionRecord, RunRecord, StepRecord
 from outlast.engine import events as ev
 from outlast.engine.config import FunctionSpec
 from outlast.engine.machine import DEDUPE_MS, Machine
+from outlast.protocol import ids, jsonutil
+from outlast.protocol.ops import EVENT_FUNCTION_INVOKED
 from outlast.store import Session
 
 #: Most runs one ``POST /v1/functions/{id}/replay`` starts; call again for the rest.
@@ -78,6 +81,40 @@ def _runnable(machine: Machine, function_id: str) -> FunctionSpec:
     return spec
 
 
+# -- invoke ----------------------------------------------------------------------------------
+
+
+async def invoke(
+    s: Session, machine: Machine, function_id: str, data: dict[str, Any], now: int, max_bytes: int
+) -> RunRecord:
+    """Start a run of the function now, with an ``inngest/function.invoked`` event carrying
+    ``data`` (stored like any event, so the run shows what it was given), as ``step.invoke``
+    does without a calling run. Triggers, batching and debounce do not apply: the function
+    was asked for by name; its idempotency, singleton and concurrency keys do."""
+    if machine.registry.get(function_id) is None:
+        raise NotFound(f"function {function_id!r} is not synced (or its config is invalid)")
+    spec = _runnable(machine, function_id)
+    internal_id = ids.ulid_at(now)
+    # As at the event API, "_inngest" in data is the server's to set.
+    fields = {k: v for k, v in data.items() if k != "_inngest"}
+    payload: dict[str, Any] = {
+        "name": EVENT_FUNCTION_INVOKED,
+        "data": {**fields, "_inngest": {"fn_id": function_id}},
+        "id": internal_id,
+        "ts": now,
+        "user": {},
+    }
+    if len(jsonutil.dumps(payload)) > max_bytes:
+        raise Invalid(f"the payload is larger than the limit of {max_bytes} bytes")
+    await s.insert_events([EventRecord(internal_id, EVENT_FUNCTION_INVOKED, payload, now)])
+    runs = await machine.start_runs(s, [machine.new_run(spec, [payload], internal_id, now)], now)
+    if not runs:
+        raise Conflict(
+            "the run was not started: another run holds the function's idempotency or singleton key"
+        )
+    return runs[0]
+
+
 # -- replay ----------------------------------------------------------------------------------
 
 
@@ -90,7 +127,7 @@ async def replay_event(s: Session, machine: Machine, event_id: str, now: int) ->
     if rec is None:
         raise NotFound(f"event {event_id!r} not found")
     started = [
-        machine._new_run(spec, [rec.payload], rec.internal_id, now)
+        machine.new_run(spec, [rec.payload], rec.internal_id, now)
         for spec in machine.registry.for_event(rec.name)
         if ev.trigger_matches(spec, rec.payload) and not machine.registry.is_paused(spec.id)
     ]
@@ -137,7 +174,7 @@ async def replay_page(
         key = None
         if user_id and user_id != rec.internal_id:
             key = (f"event:{user_id}", now + DEDUPE_MS)  # the key ingest takes for an id
-        new = machine._new_run(spec, [rec.payload], rec.internal_id, now, key)
+        new = machine.new_run(spec, [rec.payload], rec.internal_id, now, key)
         started += await machine.start_runs(s, [new], now)
         if len(started) >= budget:
             break
@@ -207,9 +244,7 @@ async def rerun(
         step_hash = step.hash
         stack = original.stack
         kept = stack[: stack.index(step_hash)] if step_hash in stack else list(stack)
-    new = machine._new_run(
-        spec, original.events, original.event_id, now, batch_id=original.batch_id
-    )
+    new = machine.new_run(spec, original.events, original.event_id, now, batch_id=original.batch_id)
     new = dataclasses.replace(new, run=dataclasses.replace(new.run, stack=kept))
     created = await machine.start_runs(s, [new], now)
     if not created:

@@ -147,6 +147,14 @@ class Engine:
         await self.reload()
         return record
 
+    async def invoke(self, function_id: str, data: dict[str, Any], max_bytes: int) -> RunRecord:
+        """Start a run of the function now with ``data`` (see ``manage.invoke``)."""
+        await self.refresh()
+        async with self.store.tx() as s:
+            run = await manage.invoke(s, self.machine, function_id, data, now_ms(), max_bytes)
+        self.executor.wake_for(s)
+        return run
+
     async def replay_event(self, event_id: str) -> list[RunRecord]:
         await self.refresh()
         async with self.store.tx() as s:

@@ -41,7 +41,7 @@ async def fire(machine: Machine, s: Session, item: QueueItem, now: int) -> None:
         event = ev.cron_event(cron, tick)
         rec = EventRecord(ids.ulid_at(tick), event["name"], event, now)
         await s.insert_events([rec])
-        run = machine._new_run(
+        run = machine.new_run(
             spec, [event], rec.internal_id, now, (f"cron:{tick}", now + DEDUPE_MS)
         )
         await machine.start_runs(s, [run], now)

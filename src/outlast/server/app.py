@@ -80,8 +80,9 @@ def create_app(engine: Engine, settings: ServerSettings) -> Starlette:
         Route("/v1/runs/{run_id}/rerun", manage.rerun_run, methods=["POST"]),
         Route("/v1/functions/{function_id}/pause", manage.pause_function, methods=["POST"]),
         Route("/v1/functions/{function_id}/resume", manage.resume_function, methods=["POST"]),
+        Route("/v1/functions/{function_id}/invoke", manage.invoke_function, methods=["POST"]),
         Route("/v1/functions/{function_id}/replay", manage.replay_function, methods=["POST"]),
-        *dashboard_routes(),
+        *(dashboard_routes() if settings.ui else ()),
     ]
     app = Starlette(
         routes=routes,

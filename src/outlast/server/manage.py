@@ -1,7 +1,9 @@
-"""Run management in the REST API: pause / resume a function, replay events, rerun a run.
+"""Run management in the REST API: pause / resume / invoke a function, replay events, rerun
+a run.
 
-``POST /v1/functions/{function_id}/pause|resume|replay``, ``POST /v1/events/{event_id}/replay``
-and ``POST /v1/runs/{run_id}/rerun``; the logic is in ``engine.manage``.
+``POST /v1/functions/{function_id}/pause|resume|invoke|replay``,
+``POST /v1/events/{event_id}/replay`` and ``POST /v1/runs/{run_id}/rerun``; the logic is in
+``engine.manage``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from outlast.server.cancellations import date_ms
 from outlast.server.events_api import json_type
 from outlast.server.responses import BodyTooLarge, error, read_body
 from outlast.server.rest import api, envelope, iso
+from outlast.server.settings import ServerSettings
 
 MAX_BODY = 16 * 1024
 _STATUS: dict[type[manage.ManageError], int] = {
@@ -33,12 +36,14 @@ def _problem(exc: manage.ManageError) -> Response:
     return error(exc.message, _STATUS.get(type(exc), 400))
 
 
-async def _body(request: Request, fields: tuple[str, ...]) -> dict[str, Any] | Response:
+async def _body(
+    request: Request, fields: tuple[str, ...], limit: int = MAX_BODY
+) -> dict[str, Any] | Response:
     """The JSON object sent (``{}`` for an empty body), or a 4xx refusing it."""
     try:
-        raw = await read_body(request, MAX_BODY)
+        raw = await read_body(request, limit)
     except BodyTooLarge:
-        return error(f"request body is larger than {MAX_BODY} bytes", 413)
+        return error(f"request body is larger than {limit} bytes", 413)
     if not raw.strip():
         return {}
     try:
@@ -99,6 +104,27 @@ async def pause_function(request: Request, engine: Engine) -> Response:
 async def resume_function(request: Request, engine: Engine) -> Response:
     """Let the function start runs again; idempotent."""
     return await _set_paused(request, engine, False)
+
+
+@api
+async def invoke_function(request: Request, engine: Engine) -> Response:
+    """``{"data"?}``: start a run of the function now, its event
+    ``inngest/function.invoked`` carrying ``data`` (an object)."""
+    function_id = await _function_id(request, engine)
+    if isinstance(function_id, Response):
+        return function_id
+    settings: ServerSettings = request.app.state.settings
+    body = await _body(request, ("data",), settings.max_event_bytes)
+    if isinstance(body, Response):
+        return body
+    data = body.get("data", {})
+    if not isinstance(data, dict):
+        return error(f"data must be a JSON object, got {json_type(data)}", 400)
+    try:
+        run = await engine.invoke(function_id, data, settings.max_event_bytes)
+    except manage.ManageError as exc:
+        return _problem(exc)
+    return envelope({"run_id": run.id, "function_id": function_id, "event_id": run.event_id})
 
 
 @api

@@ -21,6 +21,8 @@ class ServerSettings:
     poll_interval_s: float = 0.0
     #: start mode: a key that opens the dashboard and the REST API (the signing key does too).
     dashboard_key: str | None = None
+    #: Whether to serve the dashboard (``--no-ui``: the APIs only).
+    ui: bool = True
 
     @property
     def kind(self) -> ServerKind:

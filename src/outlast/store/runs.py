@@ -112,7 +112,7 @@ class RunQueries(Queries):
 
         Each page is one index range read backwards from the cursor, whatever the store
         holds: by id, (status, id) or (function_id, status, id). A run's id is the ULID of
-        its queued time (``Machine._new_run``), so the time window is an id range too."""
+        its queued time (``Machine.new_run``), so the time window is an id range too."""
         if limit < 1:
             raise ValueError(f"limit must be at least 1, not {limit}")
         where: list[str] = []

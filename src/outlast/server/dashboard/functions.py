@@ -16,7 +16,7 @@ from outlast.engine.runtime import Engine
 from outlast.protocol import jsonutil
 from outlast.protocol.ids import now_ms
 from outlast.protocol.ops import DEFAULT_RETRIES
-from outlast.server import actions, reads
+from outlast.server import reads
 from outlast.server.dashboard.render import action, done, failed, form, page, render
 from outlast.server.events_api import json_type
 from outlast.server.settings import ServerSettings
@@ -163,8 +163,8 @@ async def invoke_function(request: Request, engine: Engine) -> Response:
     if isinstance(data, str):
         return failed(request, data, 400)
     try:
-        run = await actions.invoke(
-            engine, request.path_params["function_id"], data, settings.max_event_bytes
+        run = await engine.invoke(
+            request.path_params["function_id"], data, settings.max_event_bytes
         )
     except manage.ManageError as exc:
         return _problem(request, exc)
