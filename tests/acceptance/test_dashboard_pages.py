@@ -13,6 +13,7 @@ from html.parser import HTMLParser
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.acceptance.conftest import MakeApp, MakeServer
 from tests.acceptance.harness import App, Server, wait_for
@@ -445,3 +446,67 @@ def test_no_ui_serves_the_apis_only(make_server: MakeServer) -> None:
         r = httpx.get(f"{server.url}{path}", timeout=10)
         assert r.status_code == 404 and "no such route" in r.json()["error"], path
     assert httpx.get(f"{server.url}/v1/runs", timeout=10).status_code == 200
+
+
+FLOW_APP = "tests.acceptance.apps.flow_state_app:app"
+HELD = "flow-state-app-held"
+BATCHED = "flow-state-app-batched"
+DEBOUNCED = "flow-state-app-debounced"
+
+
+def flow_state(server: Server, function_id: str, testid: str, **attrs: str) -> list[dict[str, str]]:
+    """The elements ``testid`` of the function page's "Flow control now" section."""
+    html = page(server, f"/functions/{function_id}")
+    assert by_testid(html, "flow-state"), html[:2000]
+    return by_testid(html, testid, **attrs)
+
+
+@pytest.mark.timeout(120)
+def test_a_functions_page_shows_its_flow_control_now(
+    make_server: MakeServer, make_app: MakeApp, backend: dict[str, Any]
+) -> None:
+    server = make_server(**backend)
+    app = make_app(FLOW_APP, env={"OUTLAST_DEV": server.url})
+    app.sync(server)
+    origin = app.url.removesuffix("/api/outlast")
+    try:
+        # Five runs of one user under a limit of 2: two execute (and hold), three wait.
+        server.send([{"name": "state/held", "data": {"user": "ann"}} for _ in range(5)])
+        server.send({"name": "state/held", "data": {"user": "bob"}})
+
+        def limit_full() -> dict[str, dict[str, str]] | None:
+            rows = {r["data-key"]: r for r in flow_state(server, HELD, "flow-concurrency-key")}
+            counts = {k: (r["data-in-flight"], r["data-waiting"]) for k, r in rows.items()}
+            return rows if counts == {"ann": ("2", "3"), "bob": ("1", "0")} else None
+
+        what = f"2 of ann's calls in flight and 3 waiting, 1 of bob's\n{server.log()}"
+        rows = wait_for(limit_full, 30, what, 0.2)
+        assert [(r["data-limit"], r["data-scope"]) for r in rows.values()] == [("2", "fn")] * 2
+        # The busiest key first; the app is executing as many steps as the page says.
+        listed = flow_state(server, HELD, "flow-concurrency-key")
+        assert [r["data-key"] for r in listed] == ["ann", "bob"]
+        wait_for(lambda: httpx.get(f"{origin}/stats", timeout=10).json()["holding"] == 3, 10, "3")
+
+        # An open batch, and pending debounces: both wait a minute for their run.
+        server.send([{"name": "state/batched", "data": {"user": "ann", "i": i}} for i in range(3)])
+        server.send(
+            [{"name": "state/debounced", "data": {"user": u}} for u in ("ann", "ann", "bob")]
+        )
+        [batch] = wait_for(
+            lambda: flow_state(server, BATCHED, "flow-batch", key="ann", size="3"), 20, "batch"
+        )
+        assert batch["data-batch-id"]
+        [debounce] = wait_for(
+            lambda: flow_state(server, DEBOUNCED, "flow-debounce", count="2"), 20, "debounces"
+        )
+        assert debounce["data-next-key"] in ("ann", "bob") and int(debounce["data-next-due"]) > 0
+        keys = flow_state(server, DEBOUNCED, "flow-debounce-key")
+        assert sorted(k["data-key"] for k in keys) == ["ann", "bob"]
+        # Options a function does not have are not shown.
+        assert not flow_state(server, BATCHED, "flow-concurrency-key")
+        assert not flow_state(server, HELD, "flow-batch")
+    finally:
+        httpx.post(f"{origin}/release", timeout=10)
+
+    # Released: every call ran, no key has a call in flight or waiting.
+    wait_for(lambda: flow_state(server, HELD, "flow-concurrency-idle"), 30, "the limit freed", 0.2)

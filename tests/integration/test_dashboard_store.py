@@ -1,6 +1,6 @@
 """What the dashboard reads, on every store: failed step attempts (written by the engine as
 it applies apps' answers), why events started no run, run lists paged by time and cursor,
-and run counts per function."""
+run counts per function, and a function's flow-control state now."""
 
 from __future__ import annotations
 
@@ -26,8 +26,18 @@ from outlast.engine.caller import CallResult
 from outlast.engine.machine import Machine, Options
 from outlast.engine.registry import Registry
 from outlast.protocol import ids
-from outlast.store import NewRun
+from outlast.server import reads
+from outlast.store import NewItem, NewRun
 from outlast.store.base import Store
+from outlast.store.dashboard import (
+    BatchRow,
+    Bounded,
+    DebounceDue,
+    GcraRow,
+    KeyLoad,
+    SingletonHolder,
+)
+from outlast.store.flow import PendingDebounce
 from outlast.store.rows import StepDone
 
 URL = "http://127.0.0.1:1/api"
@@ -378,3 +388,204 @@ async def test_function_stats_count_runs_queued_since(store: Store) -> None:
         )
     assert stats["app-a"].total == 16 and stats["app-b"].total == 8
     assert stats["app-none"] == FunctionStats(0, 0, 0, 0, 0)
+
+
+# -- flow control now ---------------------------------------------------------------------------
+
+
+def keyed_run(run_id: str, fn: str, *limits: tuple[str, int]) -> NewRun:
+    record = RunRecord(run_id, fn, RunStatus.QUEUED, [{"name": "e", "data": {}}], None, 1)
+    return NewRun(record, concurrency=limits)
+
+
+async def queue_calls(store: Store, runs: list[NewRun], due: int = 100) -> None:
+    async with store.tx() as s:
+        await s.create_runs(runs)
+        await s.enqueue([NewItem(QueueKind.DISCOVER, r.run.id, due) for r in runs])
+
+
+async def test_concurrency_load_counts_calls_in_flight_and_waiting_per_key(store: Store) -> None:
+    runs = [keyed_run(f"a{i}", "app-c", ("fn:app-c:ann", 2)) for i in range(5)]
+    runs += [keyed_run("b0", "app-c", ("fn:app-c:bob", 2))]
+    # Another function, one whose id starts with this one's, and an idle key.
+    runs += [keyed_run(f"o{i}", "app-other", ("fn:app-other:ann", 2)) for i in range(3)]
+    runs += [keyed_run("x0", "app-cx", ("fn:app-cx:ann", 2))]
+    await queue_calls(store, runs)
+    await queue_calls(store, [keyed_run("later", "app-c", ("fn:app-c:cy", 2))], due=10**9)
+    await store.lease("w", 200, 100, 1000)  # 2 of ann, bob, 2 of other, cx
+
+    async with store.read() as r:
+        load = await r.concurrency_load(["fn:app-c:"], 300)
+        assert load == Bounded(
+            [
+                KeyLoad("fn:app-c:ann", 2, 2, 3, False),
+                KeyLoad("fn:app-c:bob", 2, 1, 0, False),
+            ],
+            False,
+        )
+        # The waiting count stops at its cap.
+        capped = await r.concurrency_load(["fn:app-c:"], 300, cap=2)
+        assert capped.rows[0] == KeyLoad("fn:app-c:ann", 2, 2, 2, True)
+        # Only the first key is walked; a key with calls in flight is listed anyway.
+        walked = await r.concurrency_load(["fn:app-c:"], 300, walk=1)
+        assert [k.key for k in walked.rows] == ["fn:app-c:ann", "fn:app-c:bob"] and walked.more
+        # Leases that ran out are ready again: waiting, not in flight.
+        expired = await r.concurrency_load(["fn:app-c:"], 5_000)
+        assert [(k.key, k.in_flight, k.waiting) for k in expired.rows] == [
+            ("fn:app-c:ann", 0, 5),
+            ("fn:app-c:bob", 0, 1),
+        ]
+        assert await r.concurrency_load(["fn:app-none:"], 300) == Bounded([], False)
+        assert await r.concurrency_load([], 300) == Bounded([], False)
+
+
+async def test_concurrency_load_of_two_constraints_and_a_shared_key(store: Store) -> None:
+    shared = "env:event.data.acct:acme"
+    runs = [keyed_run(f"x{i}", "app-x", ("fn:app-x:", 5), (shared, 2)) for i in range(4)]
+    runs += [keyed_run(f"y{i}", "app-y", (shared, 2)) for i in range(2)]
+    await queue_calls(store, runs)
+    leased = await store.lease("w", 200, 100, 1000)
+    assert len(leased) == 2  # the shared key's limit
+    in_x = sum(1 for i in leased if str(i.run_id).startswith("x"))
+    async with store.read() as r:
+        load = await r.concurrency_load(["fn:app-x:", "env:event.data.acct:"], 300)
+    got = {k.key: k for k in load.rows}
+    assert got["fn:app-x:"] == KeyLoad("fn:app-x:", 5, in_x, 4 - in_x, False)
+    # The shared key's calls: app-x's (as its second key) and app-y's (as its first).
+    assert got[shared] == KeyLoad(shared, 2, 2, 4, False)
+
+
+async def test_gcra_rows_of_a_function_by_prefix(store: Store) -> None:
+    async with store.tx() as s:
+        for key, tat in (
+            ("throttle:app-t:ann", 5_000),
+            ("throttle:app-t:bob", 7_000),
+            ("throttle:app-tt:ann", 1),
+            ("throttle:app-t", 2),
+            ("rate:app-t:", 9_000),
+        ):
+            await s.lock_gcra(key)
+            await s.set_gcra(key, tat)
+    async with store.read() as r:
+        assert await r.gcra_rows("throttle:app-t:", 10) == Bounded(
+            [GcraRow("throttle:app-t:ann", 5_000), GcraRow("throttle:app-t:bob", 7_000)], False
+        )
+        assert await r.gcra_rows("throttle:app-t:", 1) == Bounded(
+            [GcraRow("throttle:app-t:ann", 5_000)], True
+        )
+        assert (await r.gcra_rows("rate:app-t:", 10)).rows == [GcraRow("rate:app-t:", 9_000)]
+        assert await r.gcra_rows("rate:app-none:", 10) == Bounded([], False)
+
+
+#: Singleton holders: run id -> function (app-s:x's keys start with app-s's prefix too).
+RUNS = {"r1": "app-s", "r2": "app-s", "r3": "app-s:x"}
+
+
+async def test_debounces_singletons_and_batches_of_a_function(store: Store) -> None:
+    async with store.tx() as s:
+        for key, fid, due in (
+            ("app-d:ann", "app-d", 900),
+            ("app-d:bob", "app-d", 800),
+            # Another function whose id continues this one's: same prefix, not its rows.
+            ("app-d:x:ann", "app-d:x", 700),
+        ):
+            await s.put_debounce(PendingDebounce(key, fid, f"ev-{key}", {"n": 1}, 100, due))
+        await s.create_runs(
+            [NewRun(run_at(i, 1, fn=fn, status=RunStatus.RUNNING)) for i, fn in RUNS.items()]
+        )
+        for key, run_id in (("app-s:ann", "r1"), ("app-s:bob", "r2"), ("app-s:x:ann", "r3")):
+            assert await s.claim_singleton(key, run_id) is None
+        await s.add_to_batch("app-b", "k2", "e1", 10, new_id="B2", now=50)
+        await s.add_to_batch("app-b", "k1", "e2", 20, new_id="B1", now=60)
+        await s.add_to_batch("app-b", "k1", "e3", 30, new_id="B3", now=70)
+        await s.add_to_batch("app-other", "k1", "e4", 40, new_id="B4", now=80)
+    async with store.read() as r:
+        debounces = await r.debounces_due("app-d:", "app-d", 10)
+        assert debounces == Bounded(
+            [
+                DebounceDue("app-d:ann", "ev-app-d:ann", 100, 900),
+                DebounceDue("app-d:bob", "ev-app-d:bob", 100, 800),
+            ],
+            False,
+        )
+        assert (await r.debounces_due("app-d:", "app-d", 1)).more
+        holders = await r.singleton_holders("app-s:", "app-s", 10)
+        assert holders == Bounded(
+            [
+                SingletonHolder("app-s:ann", "r1", RunStatus.RUNNING),
+                SingletonHolder("app-s:bob", "r2", RunStatus.RUNNING),
+            ],
+            False,
+        )
+        assert (await r.singleton_holders("app-s:", "app-s", 1)).more
+        assert await r.open_batches("app-b", 10) == Bounded(
+            [BatchRow("B1", "k1", 2, 50, 60), BatchRow("B2", "k2", 1, 10, 50)], False
+        )
+        assert await r.open_batches("app-b", 1) == Bounded([BatchRow("B1", "k1", 2, 50, 60)], True)
+        assert await r.open_batches("app-none", 10) == Bounded([], False)
+
+
+async def test_a_functions_flow_control_now_as_the_engine_left_it(store: Store) -> None:
+    user = "event.data.user"
+    functions = [
+        function("app-conc", 0, concurrency=[{"limit": 1, "key": user}]),
+        function(
+            "app-thr",
+            0,
+            throttle={"limit": 1, "period": "1m", "key": user},
+            rateLimit={"limit": 10, "period": "1m"},
+        ),
+        function("app-single", 0, singleton={"mode": "skip", "key": user}),
+        function("app-batch", 0, batchEvents={"maxSize": 5, "timeout": "1m", "key": user}),
+        function("app-deb", 0, debounce={"period": "10s", "key": user}),
+        function("app-plain", 0),
+    ]
+    m = machine(*functions)
+    now = 1_000_000
+    events = [go(i, now, user=u) for i, u in enumerate(["ann", "ann", "bob", "ann"])]
+    async with store.tx() as s:
+        await m.ingest(s, events, now)
+    await store.lease("w", now, 100, 1000)
+    got = {f.id: await reads.flow_now(store, f, now + 1) for f in functions}
+
+    assert got["app-plain"] is None
+    conc = got["app-conc"]
+    assert conc is not None and conc.concurrency is not None
+    assert (conc.throttle, conc.rate_limit, conc.debounce, conc.batch, conc.singleton) == (
+        (None,) * 5
+    )
+    assert [
+        (k.value, k.load.in_flight, k.load.waiting, k.load.limit) for k in conc.concurrency.keys
+    ] == [
+        ("ann", 1, 2, 1),
+        ("bob", 1, 0, 1),
+    ]
+    thr = got["app-thr"]
+    assert thr is not None and thr.throttle is not None and thr.rate_limit is not None
+    # One start a minute per user: ann's third run starts in two minutes, bob's next in one.
+    assert [(k.value, k.admitted_at) for k in thr.throttle.keys] == [
+        ("ann", now + 180_000),
+        ("bob", now + 60_000),
+    ]
+    assert [(k.value, k.admitted_at) for k in thr.rate_limit.keys] == [("", None)]
+    single = got["app-single"]
+    assert single is not None and single.singleton is not None
+    held = {h.value: h for h in single.singleton.holders}
+    assert sorted(held) == ["ann", "bob"] and held["ann"].status is RunStatus.QUEUED
+    async with store.read() as r:
+        holder = await r.get_run(held["ann"].run_id)
+    assert holder is not None and holder.function_id == "app-single"
+    batch = got["app-batch"]
+    assert batch is not None and batch.batch is not None
+    assert [(b.value, b.size, b.created_at, b.closes_at) for b in batch.batch.batches] == [
+        ("ann", 3, now, now + 60_000),
+        ("bob", 1, now, now + 60_000),
+    ]
+    deb = got["app-deb"]
+    assert deb is not None and deb.debounce is not None
+    assert deb.debounce.count == 2 and not deb.debounce.more
+    assert [(d.value, d.due_at) for d in deb.debounce.pending] == [
+        ("ann", now + 10_000),
+        ("bob", now + 10_000),
+    ]
+    assert deb.debounce.pending[0].event_id == events[3].internal_id  # ann's last event

@@ -1,5 +1,6 @@
 """The functions pages: the list (triggers, app, paused, 24 h success rate) and a
-function's page (its configuration, recent runs, invoke, pause / resume)."""
+function's page (its configuration, its flow-control state now, recent runs, invoke,
+pause / resume)."""
 
 from __future__ import annotations
 
@@ -125,10 +126,12 @@ async def function_page(request: Request, engine: Engine) -> Response:
     runs = await reads.list_runs(
         engine.store, reads.RunFilter(function_id=function_id), before=None, limit=RECENT_RUNS
     )
-    stats = await reads.function_stats(engine.store, [function_id], now_ms() - DAY_MS)
+    now = now_ms()
+    stats = await reads.function_stats(engine.store, [function_id], now - DAY_MS)
     context = {
         "fn": record,
         "config": describe(record.config),
+        "flow": await reads.flow_now(engine.store, record, now),
         "runs": runs,
         "stats": stats.get(function_id),
         "success_rate": success_rate(stats.get(function_id)),
