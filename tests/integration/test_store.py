@@ -89,6 +89,39 @@ async def test_extend_leases_keeps_items_of_a_live_worker(store: Store) -> None:
         assert await s.delete_item(item.id)
 
 
+async def test_extending_leases_passes_over_items_another_transaction_holds(
+    store: Store,
+) -> None:
+    """The heartbeat must not wait on (and deadlock with) a transaction finishing several
+    items: it extends the others and leaves the held one to that transaction."""
+    async with store.tx() as s:
+        await s.enqueue([NewItem(QueueKind.DISCOVER, r, due_at=0) for r in ("r1", "r2")])
+    items = {i.run_id: i for i in await store.lease("a", now=0, limit=2, lease_ms=1000)}
+    held = asyncio.Event()
+    release = asyncio.Event()
+
+    async def finishing() -> None:
+        async with store.tx() as s:
+            await s.delete_item(items["r1"].id)
+            held.set()
+            await release.wait()
+
+    task = asyncio.create_task(finishing())
+    await held.wait()
+    if store.shared:  # SQLite has one writer: nothing else can be in a transaction now
+        async with asyncio.timeout(5), store.tx() as s:
+            await s.extend_leases("a", 5000)
+    release.set()
+    await task
+    if not store.shared:
+        async with store.tx() as s:
+            await s.extend_leases("a", 5000)
+    # r2's lease was extended; r1 is gone.
+    assert await store.lease("b", now=2000, limit=2, lease_ms=1000) == []
+    async with store.read() as r:
+        assert await r.queue_size() == 1
+
+
 async def test_dedupe_key_allows_one_item(store: Store) -> None:
     async with store.tx() as s:
         await s.enqueue([NewItem(QueueKind.CRON, None, 5, dedupe_key="cron:f:1")])

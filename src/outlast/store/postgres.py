@@ -66,6 +66,7 @@ class _Conn:
 
 class _Session(Session):
     for_update = " FOR UPDATE"
+    skip_locked = " FOR UPDATE SKIP LOCKED"
     append_to_stack = (
         "UPDATE runs SET stack = (stack::jsonb || jsonb_build_array(?::text))::text WHERE id = ?"
     )

@@ -97,8 +97,14 @@ class QueueQueries(Queries):
         return min(times) if times else None
 
     async def extend_leases(self, owner: str, until: int) -> None:
+        """Keep the owner's leased items leased until ``until``. Rows another transaction
+        holds are passed over: that transaction is finishing the item (deleting or reusing
+        it), and locking the owner's rows in one statement while it waited on them would
+        deadlock with a group commit holding several items (PostgreSQL found that after a
+        second's wait, delaying every call in the batch)."""
         await self.c.execute(
-            "UPDATE queue SET due_at = ? WHERE lease_owner = ? AND due_at < ?",
+            "UPDATE queue SET due_at = ? WHERE id IN (SELECT id FROM queue "
+            f"WHERE lease_owner = ? AND due_at < ?{self.skip_locked})",
             (until, owner, until),
         )
 

@@ -27,6 +27,8 @@ class Queries:
     #: Row-lock suffix: PostgreSQL needs it so concurrent transactions on one run serialise;
     #: SQLite has one writer at a time already.
     for_update = ""
+    #: Row-lock suffix that passes over rows another transaction holds (PostgreSQL).
+    skip_locked = ""
 
     def __init__(self, conn: Conn) -> None:
         self.c = conn
