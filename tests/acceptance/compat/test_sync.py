@@ -179,22 +179,25 @@ def test_a_send_retried_after_a_lost_answer_creates_no_duplicate(
         assert len(target.get(f"/v1/events/{event_id}/runs")) == 1
 
 
-def test_js_sdk_checkpoints_steps_run_in_a_row_within_one_call(
-    make_server: MakeServer, start_app: Any
+@pytest.mark.parametrize("client", ["js", "ol"])
+def test_sdks_checkpoint_steps_run_in_a_row_within_one_call(
+    make_server: MakeServer, start_app: Any, client: str
 ) -> None:
-    """The server sends ctx.fn_id and ctx.qi_id, so the JS SDK v4 runs both steps of the
-    function in the first call and saves them through /v1/checkpoint: one call in all,
-    where the classic protocol needs three."""
+    """The server sends ctx.fn_id and ctx.qi_id, so the JS SDK v4 and Outlast's SDK run
+    both steps of the function in the first call and save them through /v1/checkpoint: one
+    call in all, where the classic protocol needs three."""
     server = make_server(args=["--log-level", "debug"])  # debug logs every call to an app
-    app = start_app("js", {"INNGEST_DEV": server.url})
+    app = start_app(client, {"INNGEST_DEV": server.url})
     assert httpx.put(app.url, timeout=30).status_code == 200
-    target = Target("js", server, origin(app))
+    target = Target(client, server, origin(app))
     event_id = target.send("steps", {"n": 2})
     assert target.completed(event_id) == {"result": 5}
     run = target.wait_end(event_id)
     assert [s["output"] for s in run["steps"]] == [4, 5]
     log = server.log_path.read_text()
     calls = [
-        line for line in log.splitlines() if "called" in line and "fnId=compat-js-steps&" in line
+        line
+        for line in log.splitlines()
+        if "called" in line and f"fnId=compat-{client}-steps&" in line
     ]
     assert len(calls) == 1, calls

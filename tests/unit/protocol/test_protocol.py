@@ -95,3 +95,18 @@ def test_monotonic_ulids_sort_in_the_order_given_and_carry_the_time() -> None:
         batch = ids.monotonic_ulids(1_700_000_000_000, 200)
         assert batch == sorted(batch) and len(set(batch)) == 200
         assert {ULID.from_str(u).milliseconds for u in batch} == {1_700_000_000_000}
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        {"appname": "shop", "deploy_type": "ping", "app_version": "1"},  # PyPI inngest
+        {"appName": "shop", "deployType": "ping", "appVersion": "1"},  # npm inngest
+    ],
+)
+def test_a_sync_body_is_read_in_either_sdks_spelling(names: dict[str, str]) -> None:
+    from outlast.protocol.registration import RegisterRequest
+
+    body = {"url": "http://127.0.0.1:3000/api/inngest", "functions": [], **names}
+    parsed = RegisterRequest.model_validate(body)
+    assert (parsed.app_name, parsed.deploy_type, parsed.app_version) == ("shop", "ping", "1")
