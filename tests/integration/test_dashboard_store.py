@@ -22,7 +22,7 @@ from outlast.domain import (
     StepAttempt,
     StepStatus,
 )
-from outlast.engine.caller import CallResult
+from outlast.engine.caller import CallResult, Failed, Ops
 from outlast.engine.machine import Machine, Options
 from outlast.engine.registry import Registry
 from outlast.protocol import ids
@@ -111,15 +111,13 @@ async def test_a_step_that_fails_twice_then_succeeds_keeps_each_failed_attempt(
     run = await start(store, m)
     discover = await lease_one(store, 1_000)
     # The step runs inside the discovery call and fails: retried as a step call of its own.
-    await apply(store, m, "app-f", discover, CallResult("ops", ops=[step_error("a", "one")]), 2_000)
+    await apply(store, m, "app-f", discover, Ops.of([step_error("a", "one")]), 2_000)
     first_retry = await lease_one(store, 10**12)
     assert (first_retry.kind, first_retry.step, first_retry.attempt) == (QueueKind.STEP, "a", 1)
-    await apply(
-        store, m, "app-f", first_retry, CallResult("ops", ops=[step_error("a", "two")]), 3_000
-    )
+    await apply(store, m, "app-f", first_retry, Ops.of([step_error("a", "two")]), 3_000)
     second_retry = await lease_one(store, 10**12 + 10**9)
     assert second_retry.attempt == 2
-    ok = CallResult("ops", ops=[{"op": "StepRun", "id": "a", "displayName": "a", "data": 7}])
+    ok = Ops.of([{"op": "StepRun", "id": "a", "displayName": "a", "data": 7}])
     await apply(store, m, "app-f", second_retry, ok, 4_000)
 
     async with store.read() as r:
@@ -143,7 +141,7 @@ async def test_a_step_that_succeeds_at_once_writes_no_attempt(store: Store) -> N
     m = machine(function("app-f", retries=3))
     run = await start(store, m)
     discover = await lease_one(store, 1_000)
-    ok = CallResult("ops", ops=[{"op": "StepRun", "id": "a", "data": 1}])
+    ok = Ops.of([{"op": "StepRun", "id": "a", "data": 1}])
     nxt = await apply(store, m, "app-f", discover, ok, 2_000)
     assert nxt is not None
     # The fast path (one statement on PostgreSQL) for the next step.
@@ -162,11 +160,11 @@ async def test_a_step_out_of_retries_and_a_refused_op_record_their_last_attempt(
     m = machine(function("app-f", retries=1))
     run = await start(store, m)
     discover = await lease_one(store, 1_000)
-    await apply(store, m, "app-f", discover, CallResult("ops", ops=[step_error("a", "x")]), 2_000)
+    await apply(store, m, "app-f", discover, Ops.of([step_error("a", "x")]), 2_000)
     retry = await lease_one(store, 10**12)
     # Out of retries: the step fails, and so does a sleep the server cannot carry out.
     bad_sleep = {"op": "Sleep", "id": "nap", "opts": {"duration": "forever"}}
-    failed = CallResult("ops", ops=[step_error("a", "y"), bad_sleep])
+    failed = Ops.of([step_error("a", "y"), bad_sleep])
     await apply(store, m, "app-f", retry, failed, 3_000)
     async with store.read() as r:
         attempts = await r.list_step_attempts(run.id)
@@ -186,7 +184,7 @@ async def test_failed_discovery_calls_are_attempts_of_the_function_itself(store:
     m = machine(function("app-f", retries=1))
     run = await start(store, m)
     discover = await lease_one(store, 1_000)
-    boom = CallResult("error", error={"name": "TypeError", "message": "boom"}, status=500)
+    boom = Failed(error={"name": "TypeError", "message": "boom"}, status=500)
     await apply(store, m, "app-f", discover, boom, 2_000)
     again = await lease_one(store, 10**12)
     assert again.attempt == 1

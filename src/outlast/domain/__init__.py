@@ -1,6 +1,7 @@
 """Domain records shared by the engine, the stores and the server: plain frozen dataclasses."""
 
 from outlast.domain.records import (
+    CALL_KINDS,
     DISCOVERY_HASH,
     App,
     EventRecord,
@@ -20,6 +21,7 @@ from outlast.domain.records import (
 )
 
 __all__ = [
+    "CALL_KINDS",
     "DISCOVERY_HASH",
     "App",
     "EventRecord",

@@ -51,6 +51,10 @@ class QueueKind(StrEnum):
     DEBOUNCE = "debounce"
 
 
+#: Queue items that are calls to an app (the others are timers).
+CALL_KINDS = frozenset({QueueKind.DISCOVER, QueueKind.STEP})
+
+
 class SkipReason(StrEnum):
     """Why an event started no run of a function its name triggers."""
 

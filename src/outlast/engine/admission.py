@@ -1,19 +1,15 @@
 """Between an event and a run's first call: the flow-control decisions that lock store
-rows (``rateLimit``, ``throttle``, ``singleton``) and ``priority``. The rules themselves are
-in ``engine.flow``."""
+rows (``rateLimit``, ``throttle``) and ``priority``. The rules themselves are in
+``engine.flow``; ``singleton``, which may cancel a run, is part of the lifecycle."""
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 from outlast.domain import EventRecord, RunRecord
 from outlast.engine import flow
 from outlast.engine.config import FunctionSpec
-from outlast.store.base import Session
-
-if TYPE_CHECKING:
-    from outlast.engine.machine import Machine
+from outlast.store import Session
 
 log = logging.getLogger(__name__)
 
@@ -45,30 +41,3 @@ async def first_call_at(s: Session, spec: FunctionSpec | None, run: RunRecord, n
         due, tat = flow.throttle_admit(await s.lock_gcra(key), now, throttle)
         await s.set_gcra(key, tat)
     return due - flow.priority_ms(spec.flow.priority, trigger)
-
-
-async def singletons(
-    machine: Machine, s: Session, created: list[RunRecord], now: int
-) -> list[RunRecord]:
-    """``singleton``: at most one unfinished run per key. In ``skip`` mode a new run whose
-    key is held is dropped; in ``cancel`` mode it replaces the holder, which is cancelled.
-    Runs are claimed after they were created, so an event sent twice (its id already
-    seen) never cancels the run it started."""
-    kept: list[RunRecord] = []
-    for run in created:
-        spec = machine.registry.get(run.function_id)
-        single = spec.flow.singleton if spec is not None else None
-        if spec is None or single is None:
-            kept.append(run)
-            continue
-        key = flow.singleton_key(spec.id, single, run.events[0] if run.events else {})
-        holder = await s.claim_singleton(key, run.id)
-        if holder is not None and single.mode == "skip":
-            log.info("singleton run skipped", extra={"fn": spec.id, "holder": holder})
-            await s.drop_new_run(run.id)
-            continue
-        if holder is not None:
-            await s.set_singleton(key, run.id)
-            await machine.cancel(s, holder, now, reason="singleton: replaced by a newer run")
-        kept.append(run)
-    return kept

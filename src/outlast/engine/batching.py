@@ -11,6 +11,7 @@ from typing import Any
 from outlast.domain import EventRecord, QueueKind
 from outlast.engine.config import FunctionSpec
 from outlast.engine.expressions import evaluate_key
+from outlast.engine.payloads import BatchPayload
 from outlast.protocol import ids, jsonutil
 from outlast.store import NewItem, Session
 
@@ -40,7 +41,11 @@ async def add(s: Session, spec: FunctionSpec, rec: EventRecord, now: int) -> str
     if batch.id == new_id and not full:
         due = now + spec.batch.timeout_ms
         timer = NewItem(
-            QueueKind.BATCH, None, due, payload={"batch_id": batch.id}, dedupe_key=timer_key(new_id)
+            QueueKind.BATCH,
+            None,
+            due,
+            payload=BatchPayload(batch.id).encode(),
+            dedupe_key=timer_key(new_id),
         )
         await s.enqueue([timer])
     return batch.id if full else None

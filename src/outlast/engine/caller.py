@@ -12,35 +12,64 @@ import email.utils
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import aiohttp
 from multidict import CIMultiDict
 
 from outlast.engine.backoff import clamp_retry_after
 from outlast.protocol import jsonutil, signing
+from outlast.protocol.op import Op, OpError, parse_ops
 from outlast.protocol.ops import REQUEST_VERSION, Header, ServerKind
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
-class CallResult:
-    """What an app answered, reduced to what the executor acts on."""
+class Done:
+    """The app answered 200: the run finished with ``output``."""
 
-    #: "done" (200), "ops" (206), or "error" (anything else, transport errors included).
-    kind: str
+    kind: ClassVar[str] = "done"
     output: Any = None
-    ops: list[dict[str, Any]] = field(default_factory=list)
-    error: dict[str, Any] | None = None
+    status: int = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Ops:
+    """The app answered 206 with ops (steps run, planned, paused...)."""
+
+    kind: ClassVar[str] = "ops"
+    ops: tuple[Op, ...] = ()
+    #: The answer's retry headers: they apply to a step error among the ops.
     no_retry: bool = False
     retry_after_ms: int | None = None
+    status: int = 206
+
+    @classmethod
+    def of(cls, raw: list[dict[str, Any]], **kw: Any) -> Ops:
+        """Ops from their wire form (tests and tools; answers go through parse_response)."""
+        return cls(parse_ops(raw), **kw)
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """The call failed as a whole: any other status, or no answer at all."""
+
+    kind: ClassVar[str] = "error"
+    error: dict[str, Any]
+    no_retry: bool = False
+    retry_after_ms: int | None = None
+    #: The HTTP status, None when there was no answer (network error, timeout).
     status: int | None = None
 
 
-def _error(message: str, name: str = "Error", **kw: Any) -> CallResult:
-    return CallResult(kind="error", error={"name": name, "message": message}, **kw)
+#: What an app answered, reduced to what the executor acts on.
+CallResult = Done | Ops | Failed
+
+
+def _error(message: str, name: str = "Error", **kw: Any) -> Failed:
+    return Failed(error={"name": name, "message": message}, **kw)
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> int | None:
@@ -101,17 +130,15 @@ def parse_response(status: int, headers: Mapping[str, str], raw: bytes) -> CallR
         inner_headers = CIMultiDict({Header.SDK: "stream", **(body.get("headers") or {})})
         return parse_response(int(body["status"]), inner_headers, inner_raw)
     if status == 200:
-        return CallResult(kind="done", output=body, status=status)
+        return Done(output=body, status=status)
     if status == 206:
-        if isinstance(body, dict):
-            body = [body]
-        if not isinstance(body, list) or not all(isinstance(o, dict) for o in body):
-            return _error("malformed op list in a 206 answer", status=status)
+        try:
+            ops = parse_ops(body)
+        except OpError as exc:
+            return _error(str(exc), status=status)
         # A step error in the ops carries the same retry headers as a failed call.
-        return CallResult(kind="ops", ops=body, status=status, **_retry_headers(headers))
-    return CallResult(
-        kind="error", error=_error_body(body, status), status=status, **_retry_headers(headers)
-    )
+        return Ops(ops=ops, status=status, **_retry_headers(headers))
+    return Failed(error=_error_body(body, status), status=status, **_retry_headers(headers))
 
 
 def _retry_headers(headers: Mapping[str, str]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from typing import Any
 
 from outlast.domain import RunStatus, StepStatus
 from outlast.protocol import jsonutil
+from outlast.protocol.op import Op, parse_ops
 from outlast.protocol.ops import MAX_STEP_OUTPUT_BYTES, Opcode
 from outlast.store import Session, Store
 from outlast.store.rows import CheckpointStep
@@ -40,7 +41,7 @@ def call_id(item_id: int, attempt: int) -> str:
 async def save_output(
     s: Session,
     run_id: str,
-    op: dict[str, Any],
+    op: Op,
     *,
     started_at: int | None,
     attempts: int,
@@ -48,7 +49,7 @@ async def save_output(
 ) -> None:
     """Save a step's output (a ``StepRun`` op). An output over the limit fails the step
     instead: retrying would fail the same way."""
-    data = op.get("data")
+    data = op.output
     size = len(jsonutil.dumps(data))
     too_big: dict[str, Any] | None = None
     if size > MAX_STEP_OUTPUT_BYTES:
@@ -58,9 +59,9 @@ async def save_output(
         }
     await s.complete_step(
         run_id,
-        str(op.get("id", "")),
-        name=op.get("displayName") or op.get("name"),
-        op=str(op.get("op", "")),
+        op.id,
+        name=op.label,
+        op=op.op,
         memo={"error": too_big} if too_big else {"data": data},
         status=StepStatus.FAILED if too_big else StepStatus.COMPLETED,
         now=now,
@@ -70,45 +71,56 @@ async def save_output(
     )
 
 
-def _ops(body: Any) -> list[dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class Request:
+    """A checkpoint's body, parsed: the call that sends it (``qi_id``) and its steps."""
+
+    qi_id: str
+    ops: tuple[Op, ...]
+
+    def stale(self) -> CheckpointRefused:
+        return CheckpointRefused(f"call {self.qi_id[:40]!r} is not the run's current one", 409)
+
+
+def parse(body: Any) -> Request:
+    """Parse a checkpoint's body once. Raises :class:`CheckpointRefused`."""
     if not isinstance(body, dict):
         raise CheckpointRefused("checkpoint body must be a JSON object", 400)
     steps = body.get("steps")
     if not isinstance(steps, list) or not all(isinstance(op, dict) for op in steps):
         raise CheckpointRefused("checkpoint 'steps' must be a list of ops", 400)
-    for op in steps:
-        if op.get("op") not in CHECKPOINT_OPS or not op.get("id"):
+    ops = parse_ops(steps)
+    for op in ops:
+        if op.op not in CHECKPOINT_OPS or not op.id:
             # Refused whole, before anything is saved: the SDK then answers with these
             # ops in its response, which the executor carries out as usual.
             raise CheckpointRefused(
-                f"op {str(op.get('op'))[:40]!r} cannot be checkpointed; "
-                "send it in the call's answer",
+                f"op {op.op[:40]!r} cannot be checkpointed; send it in the call's answer",
                 400,
             )
-    return steps
+    return Request(str(body.get("qi_id") or ""), ops)
 
 
 async def apply(s: Session, run_id: str, body: Any, now: int) -> int:
     """Save the steps of a checkpoint; the number saved. Raises :class:`CheckpointRefused`."""
-    ops = _ops(body)
+    req = parse(body)
     run = await s.lock_run(run_id)
     if run is None:
         raise CheckpointRefused("run not found", 404)
     if run.status.finished or run.status is RunStatus.QUEUED:
         raise CheckpointRefused(f"run is {run.status.api_name.lower()}: stale dispatch", 409)
-    qi_id = str(body.get("qi_id") or "")
-    item_id, _, attempt = qi_id.partition(":")
+    item_id, _, attempt = req.qi_id.partition(":")
     item = await s.get_item(int(item_id)) if item_id.isdigit() else None
     if item is None or item.run_id != run_id or str(item.attempt) != attempt:
-        raise CheckpointRefused(f"call {qi_id[:40]!r} is not the run's current one", 409)
-    for op in ops:
-        refused = _too_big(jsonutil.dumps_str({"data": op.get("data")}))
+        raise req.stale()
+    for op in req.ops:
+        refused = _too_big(jsonutil.dumps_str({"data": op.output}))
         if refused is not None:
             raise refused
-    for op in ops:
+    for op in req.ops:
         started_at = _started_at(op, now)
         await save_output(s, run_id, op, started_at=started_at, attempts=item.attempt + 1, now=now)
-    return len(ops)
+    return len(req.ops)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,28 +145,25 @@ def _too_big(memo: str) -> CheckpointRefused | None:
     )
 
 
-def _steps(c: Checkpoint) -> list[CheckpointStep]:
+def _steps(c: Checkpoint, req: Request) -> list[CheckpointStep]:
     """The checkpoint's steps as rows to save. Raises :class:`CheckpointRefused`."""
-    ops = _ops(c.body)
-    qi_id = str(c.body.get("qi_id") or "")
-    item_id, _, attempt = qi_id.partition(":")
+    item_id, _, attempt = req.qi_id.partition(":")
     if not item_id.isdigit() or not attempt.isdigit():
-        raise CheckpointRefused(f"call {qi_id[:40]!r} is not the run's current one", 409)
+        raise req.stale()
     rows = []
-    for op in ops:
-        memo = jsonutil.dumps_str({"data": op.get("data")})
+    for op in req.ops:
+        memo = jsonutil.dumps_str({"data": op.output})
         refused = _too_big(memo)
         if refused is not None:
             raise refused
-        name = op.get("displayName") or op.get("name")
         rows.append(
             CheckpointStep(
                 run_id=c.run_id,
                 item_id=int(item_id),
                 attempt=int(attempt),
-                step=str(op["id"]),
-                name=None if name is None else str(name),
-                op=str(op.get("op", "")),
+                step=op.id,
+                name=op.label,
+                op=op.op,
                 memo=memo,
                 started_at=_started_at(op, c.now),
                 now=c.now,
@@ -167,29 +176,22 @@ def _steps(c: Checkpoint) -> list[CheckpointStep]:
 MAX_TIMING_MS = 15 * 60 * 1000
 
 
-def _started_at(op: dict[str, Any], now: int) -> int | None:
+def _started_at(op: Op, now: int) -> int | None:
     """When the step began, from the ``timing`` Outlast's SDK adds to a checkpointed op
     (``{"start", "end"}`` in unix ms of the app's clock): only the duration is used, so the
     clocks need not agree. None when absent or not believable."""
-    timing = op.get("timing")
-    if not isinstance(timing, dict):
+    if op.timing is None or not 0 <= op.timing.end - op.timing.start <= MAX_TIMING_MS:
         return None
-    start, end = timing.get("start"), timing.get("end")
-    if not isinstance(start, int) or not isinstance(end, int) or isinstance(start, bool):
-        return None
-    if isinstance(end, bool) or not 0 <= end - start <= MAX_TIMING_MS:
-        return None
-    return now - (end - start)
+    return now - (op.timing.end - op.timing.start)
 
 
-def _refusal(outcome: str, c: Checkpoint) -> CheckpointRefused:
+def _refusal(outcome: str, req: Request) -> CheckpointRefused:
     if outcome == "no_run":
         return CheckpointRefused("run not found", 404)
     if outcome.startswith("not_running:"):
         status = RunStatus(outcome.partition(":")[2])
         return CheckpointRefused(f"run is {status.api_name.lower()}: stale dispatch", 409)
-    qi_id = str(c.body.get("qi_id") or "")
-    return CheckpointRefused(f"call {qi_id[:40]!r} is not the run's current one", 409)
+    return req.stale()
 
 
 async def apply_batch(store: Store, batch: Sequence[Checkpoint]) -> list[int | BaseException]:
@@ -199,11 +201,13 @@ async def apply_batch(store: Store, batch: Sequence[Checkpoint]) -> list[int | B
     steps saved, or the :class:`CheckpointRefused` of a checkpoint that wrote nothing.
     """
     results: list[int | BaseException] = [0] * len(batch)
+    requests: dict[int, Request] = {}
     rows: list[CheckpointStep] = []
     owners: list[int] = []
     for i, c in enumerate(batch):
         try:
-            steps = _steps(c)
+            requests[i] = parse(c.body)
+            steps = _steps(c, requests[i])
         except CheckpointRefused as exc:
             results[i] = exc
             continue
@@ -216,5 +220,5 @@ async def apply_batch(store: Store, batch: Sequence[Checkpoint]) -> list[int | B
                 results[i] = result + 1 if isinstance(result, int) else result
             elif not isinstance(results[i], BaseException):
                 # All of one checkpoint's steps share its run and call: none was written.
-                results[i] = _refusal(outcome, batch[i])
+                results[i] = _refusal(outcome, requests[i])
     return results

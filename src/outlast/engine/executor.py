@@ -11,29 +11,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import functools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import orjson
 
-from outlast.domain import QueueItem, QueueKind, RunRecord, RunStatus
-from outlast.engine import checkpoint, debounce, group_commit, timeouts
-from outlast.engine.caller import Caller, CallResult
+from outlast.domain import CALL_KINDS, QueueItem, QueueKind, RunRecord, RunStatus
+from outlast.engine import checkpoint, group_commit, timers
+from outlast.engine.caller import Caller, CallResult, Ops
+from outlast.engine.checkpoint import CHECKPOINT_OPS
 from outlast.engine.config import FunctionSpec
 from outlast.engine.machine import Machine
 from outlast.engine.registry import Registry, sync_registry
 from outlast.protocol import jsonutil
 from outlast.protocol.ids import now_ms
+from outlast.protocol.op import Op
 from outlast.protocol.ops import (
     DISCOVERY_STEP_ID,
     MAX_REQUEST_STATE_BYTES,
     MAX_STEP_OUTPUT_BYTES,
     REQUEST_VERSION,
-    Opcode,
 )
 from outlast.store import Session, Store
 from outlast.store.rows import StepDone
@@ -95,11 +95,6 @@ def request_body(
     }
 
 
-#: Queue items that are calls to an app.
-CALL_KINDS = (QueueKind.DISCOVER, QueueKind.STEP)
-_STEP_OPS = (Opcode.STEP_RUN.value, Opcode.STEP.value)
-
-
 @dataclass(frozen=True, slots=True)
 class RunState:
     """A run and its memos as this process last saved them."""
@@ -108,20 +103,18 @@ class RunState:
     memos: dict[str, Any]
 
 
-def one_step_done(
-    item: QueueItem, run: RunRecord, result: CallResult
-) -> tuple[dict[str, Any], str] | None:
+def one_step_done(item: QueueItem, run: RunRecord, result: CallResult) -> tuple[Op, str] | None:
     """The op and its encoded memo when a discovery call of a running run came back with
     exactly one finished step (output within the limit): the answer ``Store.steps_done``
     saves in one go. Anything else goes through ``Machine.apply``."""
     if item.kind is not QueueKind.DISCOVER or run.status is not RunStatus.RUNNING:
         return None
-    if result.kind != "ops" or len(result.ops) != 1:
+    if not isinstance(result, Ops) or len(result.ops) != 1:
         return None
     op = result.ops[0]
-    if op.get("op") not in _STEP_OPS or not op.get("id"):
+    if op.op not in CHECKPOINT_OPS or not op.id:
         return None
-    data = jsonutil.dumps(op.get("data"))
+    data = jsonutil.dumps(op.output)
     if len(data) > MAX_STEP_OUTPUT_BYTES:
         return None
     return op, (b'{"data":' + data + b"}").decode()
@@ -256,17 +249,9 @@ class Executor:
             self._wake.set()  # a concurrency slot is free: a call waiting for it may go
 
     async def _one(self, item: QueueItem) -> QueueItem | None:
-        handlers: dict[QueueKind, Callable[[Session, QueueItem, int], Awaitable[Any]]] = {
-            QueueKind.CRON: self.machine.cron_tick,
-            QueueKind.RESUME: self.machine.resume,
-            QueueKind.BATCH: self.machine.batch_timeout,
-            QueueKind.DEBOUNCE: functools.partial(debounce.fire, self.machine),
-            QueueKind.TIMEOUT: functools.partial(timeouts.fire, self.machine),
-        }
-        handler = handlers.get(item.kind)
-        if handler is not None:
+        if item.kind in timers.HANDLERS:
             await self._batched.save(
-                group_commit.Work(item.run_id or "", lambda s: handler(s, item, now_ms()))
+                group_commit.Work(item.run_id or "", lambda s: self.machine.fire(s, item, now_ms()))
             )
             return None
         nxt, _ = await self._call(item, None)
@@ -328,9 +313,9 @@ class Executor:
                 StepDone(
                     run.id,
                     item.id,
-                    str(op["id"]),
-                    op.get("displayName") or op.get("name"),
-                    str(op["op"]),
+                    op.id,
+                    op.label,
+                    op.op,
                     memo,
                     started,
                     item.attempt + 1,
@@ -343,9 +328,8 @@ class Executor:
                 reused, stack_len = fast
                 if stack_len != len(run.stack) + 1:
                     return reused, None  # someone else changed the run meanwhile: read again
-                step = str(op["id"])
-                after = dataclasses.replace(run, stack=[*run.stack, step])
-                return reused, RunState(after, {**memos, step: {"data": op.get("data")}})
+                after = dataclasses.replace(run, stack=[*run.stack, op.id])
+                return reused, RunState(after, {**memos, op.id: {"data": op.output}})
         nxt: QueueItem | None = await self._batched.save(
             group_commit.Work(
                 run.id,

@@ -1,7 +1,7 @@
 """Run management: pause and resume a function, invoke it, replay stored events, rerun a run.
 
 Each function here runs inside a transaction its caller opened (see ``Engine``), and
-starts runs the way ingest does (``Machine.start_runs``), so a replayed or rerun run has
+starts runs the way ingest does (``Lifecycle.start_runs``), so a replayed or rerun run has
 the same timeouts and cancel rules as any other.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 from outlast.domain import EventRecord, FunctionRecord, RunRecord, StepRecord
 from outlast.engine import events as ev
 from outlast.engine.config import FunctionSpec
-from outlast.engine.machine import DEDUPE_MS, Machine
+from outlast.engine.lifecycle import DEDUPE_MS, Lifecycle
 from outlast.protocol import ids, jsonutil
 from outlast.protocol.ops import EVENT_FUNCTION_INVOKED
 from outlast.store import Session
@@ -72,7 +72,7 @@ async def set_paused(s: Session, function_id: str, paused: bool, now: int) -> Fu
     return record
 
 
-def _runnable(machine: Machine, function_id: str) -> FunctionSpec:
+def _runnable(machine: Lifecycle, function_id: str) -> FunctionSpec:
     spec = machine.registry.get(function_id)
     if spec is None:
         raise Conflict(f"function {function_id!r} is not synced (or its config is invalid)")
@@ -85,7 +85,7 @@ def _runnable(machine: Machine, function_id: str) -> FunctionSpec:
 
 
 async def invoke(
-    s: Session, machine: Machine, function_id: str, data: dict[str, Any], now: int, max_bytes: int
+    s: Session, machine: Lifecycle, function_id: str, data: dict[str, Any], now: int, max_bytes: int
 ) -> RunRecord:
     """Start a run of the function now, with an ``inngest/function.invoked`` event carrying
     ``data`` (stored like any event, so the run shows what it was given), as ``step.invoke``
@@ -118,7 +118,7 @@ async def invoke(
 # -- replay ----------------------------------------------------------------------------------
 
 
-async def replay_event(s: Session, machine: Machine, event_id: str, now: int) -> list[RunRecord]:
+async def replay_event(s: Session, machine: Lifecycle, event_id: str, now: int) -> list[RunRecord]:
     """Start a run of every function the stored event triggers now (filters apply, paused
     functions start none). Event-id dedupe does not apply: a replay is asked for. A
     function that batches events gets a run of this event alone; waits and cancel rules
@@ -145,7 +145,7 @@ class ReplayPage:
 
 async def replay_page(
     s: Session,
-    machine: Machine,
+    machine: Lifecycle,
     function_id: str,
     *,
     since: int,
@@ -189,7 +189,7 @@ async def _forget_skips(s: Session, runs: list[RunRecord]) -> None:
     await s.delete_event_skips([(r.event_id, r.function_id) for r in runs if r.event_id])
 
 
-def check_replayable(machine: Machine, function_id: str) -> None:
+def check_replayable(machine: Lifecycle, function_id: str) -> None:
     """Refuse a range replay of a function that cannot start runs from events."""
     spec = _runnable(machine, function_id)
     if not spec.event_triggers:
@@ -227,7 +227,7 @@ def _find_step(steps: list[StepRecord], ref: str) -> StepRecord:
 
 
 async def rerun(
-    s: Session, machine: Machine, run_id: str, from_step: str | None, now: int
+    s: Session, machine: Lifecycle, run_id: str, from_step: str | None, now: int
 ) -> Rerun:
     """A new run of the run's function with the same events. From a step, the steps that
     finished before it (in the original's stack order) keep their memos and do not run

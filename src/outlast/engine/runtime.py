@@ -17,8 +17,9 @@ from outlast.engine.caller import Caller
 from outlast.engine.config import build_spec
 from outlast.engine.executor import Executor
 from outlast.engine.group_commit import GroupCommit
-from outlast.engine.machine import Machine, Options, cron_item
+from outlast.engine.machine import Machine, Options
 from outlast.engine.registry import Registry, sync_registry
+from outlast.engine.timers.cron import cron_item
 from outlast.protocol import jsonutil
 from outlast.protocol.ids import now_ms
 from outlast.protocol.ops import ServerKind

@@ -110,9 +110,8 @@ class Client:
         """POST JSON to the server while serving (checkpoints): the status and the text.
 
         Made with aiohttp over a kept-alive session, one per event loop: a checkpoint is
-        made for every step, and aiohttp's client takes a few times less CPU per request
-        than httpx's (measured: 2,465 against 890 sequential requests per second on
-        loopback). A test's ``http_transport`` goes through httpx as every other call.
+        made for every step, and aiohttp's client takes several times less CPU per request
+        than httpx's. A test's ``http_transport`` goes through httpx as every other call.
         Raises ``OSError`` / ``aiohttp.ClientError`` / ``httpx.HTTPError`` on network errors.
         """
         if self._transport is not None:

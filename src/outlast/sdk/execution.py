@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from outlast.protocol.ids import StepIdCounter
+from outlast.protocol.op import ABSENT, Timing
+from outlast.protocol.op import Op as WireOp
 from outlast.protocol.ops import Opcode
 from outlast.sdk.errors import NestedStepError, OutlastError, StepError
 from outlast.sdk.serialize import error_dict
@@ -60,7 +63,9 @@ MISSING: Any = _Missing()
 
 @dataclass
 class Op:
-    """One op of a 206 answer (``StepRun``, ``StepPlanned``, ``Sleep``, ...)."""
+    """A step the handler reached in this request. Its op code and result change as it
+    runs (planned, executed, failed); :meth:`to_wire` gives the shared wire form
+    (:class:`outlast.protocol.op.Op`)."""
 
     id: str
     op: str
@@ -71,21 +76,22 @@ class Op:
     data: Any = MISSING
     error: dict[str, Any] | None = None
 
+    def wire_op(self) -> WireOp:
+        """The op as it goes on the wire."""
+        return WireOp(
+            op=self.op,
+            id=self.id,
+            name=self.name,
+            display_name=self.user_id,
+            opts=self.opts or {},
+            data=ABSENT if self.data is MISSING else self.data,
+            error=self.error,
+            user_id=self.user_id,
+            index=self.index,
+        )
+
     def to_wire(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "id": self.id,
-            "op": self.op,
-            "name": self.name,
-            "displayName": self.user_id,
-            "userland": {"id": self.user_id, "index": self.index},
-        }
-        if self.opts:
-            out["opts"] = self.opts
-        if self.data is not MISSING:
-            out["data"] = self.data
-        if self.error is not None:
-            out["error"] = self.error
-        return out
+        return self.wire_op().to_wire()
 
     def plan(self, mode: str | None = None) -> None:
         """Turn a not-executed ``StepRun`` into ``StepPlanned`` (race mode marked in opts)."""
@@ -241,10 +247,10 @@ class Execution:
         ):
             return False
         op.data = data
-        wire = op.to_wire()
         # When the step ran (unix ms), for the run's timeline: the server keeps only the
         # duration, so the two clocks need not agree.
-        wire["timing"] = {"start": int(began * 1000), "end": int(time.time() * 1000)}
+        timing = Timing(start=int(began * 1000), end=int(time.time() * 1000))
+        wire = dataclasses.replace(op.wire_op(), timing=timing).to_wire()
         if self.can_yield:
             saved = await self.checkpointer.save(wire)
         else:

@@ -7,9 +7,10 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, TypeVarTuple, overload
 
 from outlast.protocol.durations import format_ms
+from outlast.protocol.op import InvokeOpts, WaitOpts
 from outlast.protocol.ops import MAX_SLEEP_MS, Opcode
 from outlast.sdk.errors import (
     ConfigError,
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
 
 EventLike = Event | Mapping[str, Any]
 ParallelMode = Literal["wait", "race"]
@@ -61,8 +63,15 @@ class Steps:
         self._client = client
         self._sync = sync
 
-    async def run(self, step_id: str, fn: Callable[..., Any], *args: Any) -> Any:
-        """Run ``fn(*args)`` (sync or async) once; return its JSON-serialisable result.
+    @overload
+    async def run(self, step_id: str, fn: Callable[[*Ts], Awaitable[T]], *args: *Ts) -> T: ...
+
+    @overload
+    async def run(self, step_id: str, fn: Callable[[*Ts], T], *args: *Ts) -> T: ...
+
+    async def run(self, step_id: str, fn: Callable[[*Ts], Any], *args: *Ts) -> Any:
+        """Run ``fn(*args)`` (sync or async) once; return its JSON-serialisable result,
+        typed as ``fn`` returns it.
 
         A failure is retried by the server; when out of retries this raises StepError.
         """
@@ -127,11 +136,11 @@ class Steps:
         """
         if not isinstance(event, str) or not event:
             raise ConfigError("wait_for_event needs an event name")
-        opts: dict[str, Any] = {"timeout": format_ms(_sleep_ms(timeout, "wait timeout"))}
-        expression = combine_if(if_exp, match)
-        if expression is not None:
-            opts["if"] = expression
-        op, memo = self._exe.begin(step_id, Opcode.WAIT_FOR_EVENT, name=event, opts=opts)
+        wait = WaitOpts(
+            timeout=format_ms(_sleep_ms(timeout, "wait timeout")),
+            if_exp=combine_if(if_exp, match),
+        )
+        op, memo = self._exe.begin(step_id, Opcode.WAIT_FOR_EVENT, name=event, opts=wait.to_wire())
         if memo is not None:
             data = memo.value()
             return Event.from_dict(data) if isinstance(data, dict) else None
@@ -157,11 +166,12 @@ class Steps:
             function_id = f"{app_id or self._client.app_id}-{function}"
         else:
             function_id = function.full_id
-        payload = {"data": to_json_value(dict(data or {}), "invoke data")}
-        opts: dict[str, Any] = {"function_id": function_id, "payload": payload}
-        if timeout is not None:
-            opts["timeout"] = duration_str(timeout, "invoke timeout")
-        op, memo = self._exe.begin(step_id, Opcode.INVOKE, opts=opts)
+        opts = InvokeOpts(
+            function_id=function_id,
+            payload={"data": to_json_value(dict(data or {}), "invoke data")},
+            timeout=None if timeout is None else duration_str(timeout, "invoke timeout"),
+        )
+        op, memo = self._exe.begin(step_id, Opcode.INVOKE, opts=opts.to_wire())
         if memo is not None:
             return memo.value()
         await self._exe.report(op)
@@ -231,9 +241,10 @@ class SyncSteps:
         self._steps = steps
         self._client = client
 
-    def run(self, step_id: str, fn: Callable[..., T], *args: Any) -> T:
+    def run(self, step_id: str, fn: Callable[[*Ts], T], *args: *Ts) -> T:
         """See Steps.run; ``fn`` must be synchronous."""
-        return _drive(self._steps.run(step_id, fn, *args))  # type: ignore[no-any-return]
+        out: T = _drive(self._steps.run(step_id, fn, *args))
+        return out
 
     def sleep(self, step_id: str, duration: Duration) -> None:
         """See Steps.sleep."""

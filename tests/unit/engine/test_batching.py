@@ -65,7 +65,7 @@ async def test_one_request_fills_batches_of_max_size_never_more(memory_store: St
     leased = await memory_store.lease("test", 6_000, 10, 1000)
     [timer] = [i for i in leased if i.kind is QueueKind.BATCH]
     async with memory_store.tx() as s:
-        await m.batch_timeout(s, timer, 6_000)
+        await m.fire(s, timer, 6_000)
     async with memory_store.read() as r:
         [run] = await r.runs_for_event("01EV0007")
     assert ns(run) == [7]
@@ -79,7 +79,7 @@ async def test_a_partial_batch_starts_at_its_timeout(memory_store: Store) -> Non
     [timer] = await memory_store.lease("test", 6_000, 10, 1000)
     assert timer.kind is QueueKind.BATCH
     async with memory_store.tx() as s:
-        await m.batch_timeout(s, timer, 6_000)
+        await m.fire(s, timer, 6_000)
     async with memory_store.read() as r:
         [run] = await r.runs_for_event("01EV0002")
     assert ns(run) == [1, 2] and run.queued_at == 6_000
@@ -100,6 +100,6 @@ async def test_a_batch_filled_before_its_timer_is_not_started_twice(memory_store
     async with memory_store.tx() as s:
         [run] = await m.ingest(s, [order(2, "a"), order(3, "a")], 2_000)
         # The timer was leased before the batch filled: firing it now starts nothing.
-        await m.batch_timeout(s, timer, 6_000)
+        await m.fire(s, timer, 6_000)
     async with memory_store.read() as r:
         assert [x.id for x in await r.runs_for_event("01EV0001")] == [run.id]

@@ -15,7 +15,7 @@ from outlast.domain import (
     QueueKind,
     SkipReason,
 )
-from outlast.engine import debounce, manage
+from outlast.engine import manage
 from outlast.engine.machine import Machine, Options
 from outlast.engine.registry import Registry
 from outlast.protocol.ops import EVENT_FUNCTION_FAILED
@@ -194,7 +194,7 @@ async def test_debounced_events_are_recorded_when_a_later_one_replaces_them(
         assert await send(memory_store, m, e, now=e.received_at) == 0
     [timer] = await items(memory_store, QueueKind.DEBOUNCE)
     async with memory_store.tx() as s:
-        await debounce.fire(m, s, timer, 10_000)
+        await m.fire(s, timer, 10_000)
     assert len(await items(memory_store, QueueKind.DISCOVER)) == 1  # the last one's run
     assert await skips(memory_store, *evs) == [
         (evs[0].internal_id, "app-f", SkipReason.DEBOUNCED),
@@ -216,7 +216,7 @@ async def test_a_debounce_ending_while_paused_or_removed_records_why(memory_stor
         [timer] = await items(memory_store, QueueKind.DEBOUNCE)
         m.registry.load(records, None)  # paused, or removed, before the debounce ends
         async with memory_store.tx() as s:
-            await debounce.fire(m, s, timer, 10_000)
+            await m.fire(s, timer, 10_000)
         assert await skips(memory_store, e) == [(e.internal_id, "app-f", reason)]
 
 
@@ -232,7 +232,7 @@ async def test_batched_events_are_not_skipped_unless_their_function_is_removed(
     assert timer.due_at == 8_000
     m.registry.load([], None)
     async with memory_store.tx() as s:
-        await m.batch_timeout(s, timer, 8_000)
+        await m.fire(s, timer, 8_000)
     assert await skips(memory_store, *evs) == [
         (evs[2].internal_id, "app-f", SkipReason.FUNCTION_REMOVED)
     ]
@@ -244,7 +244,7 @@ async def test_a_duplicate_cron_tick_is_recorded_as_deduplicated(memory_store: S
     item = QueueItem(1, None, QueueKind.CRON, None, tick, 0, 60_000)
     for _ in range(2):
         async with memory_store.tx() as s:
-            await m.cron_tick(s, item, 60_000)
+            await m.fire(s, item, 60_000)
     async with memory_store.read() as r:
         events = await r.list_events(limit=10)
         found = await r.list_event_skips([e.internal_id for e in events])

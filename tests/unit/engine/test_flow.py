@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from outlast.domain import EventRecord, FunctionRecord, QueueItem, QueueKind, RunStatus
-from outlast.engine import debounce, flow
+from outlast.engine import flow
 from outlast.engine.config import build_spec
 from outlast.engine.machine import Machine, Options
 from outlast.engine.registry import Registry
@@ -95,7 +95,7 @@ async def test_debounce_runs_once_with_the_last_event_after_the_quiet_period(
     [timer] = await due_items(memory_store, QueueKind.DEBOUNCE)
     assert timer.due_at == 9_000  # 5 s after the last event
     async with memory_store.tx() as s:
-        await debounce.fire(m, s, timer, 9_000)
+        await m.fire(s, timer, 9_000)
     [call] = await due_items(memory_store, QueueKind.DISCOVER)
     async with memory_store.read() as r:
         run = await r.get_run(str(call.run_id))
@@ -116,7 +116,7 @@ async def test_a_debounce_timer_moved_while_it_fired_waits_again(memory_store: S
     [timer] = await due_items(memory_store, QueueKind.DEBOUNCE)
     await send(memory_store, m, 4_000)  # moves the end to 9 s, after the timer was leased
     async with memory_store.tx() as s:
-        await debounce.fire(m, s, timer, 5_000)
+        await m.fire(s, timer, 5_000)
     assert await due_items(memory_store, QueueKind.DISCOVER) == []
     [again] = await due_items(memory_store, QueueKind.DEBOUNCE)
     assert again.due_at >= 9_000

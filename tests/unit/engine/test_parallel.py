@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from outlast.domain import EventRecord, FunctionRecord, QueueKind, RunStatus, StepStatus
-from outlast.engine.caller import CallResult
+from outlast.engine.caller import Ops
 from outlast.engine.machine import Machine, Options
 from outlast.engine.registry import Registry
 from outlast.store.base import Store
@@ -38,20 +38,18 @@ async def test_a_late_plan_of_a_finished_step_does_not_run_it_again(memory_store
         [run] = await m.ingest(s, [event], 1)
     [discover] = await memory_store.lease("test", 1, 10, 1000)
     async with memory_store.tx() as s:
-        plan = CallResult(kind="ops", ops=[planned("a"), planned("b")])
+        plan = Ops.of([planned("a"), planned("b")])
         await m.apply(s, discover, spec, plan, 2, 3)
     # Step "a" finishes; in race mode its item is followed at once by a discovery call.
     items = await memory_store.lease("test", 4, 10, 1000)
     [a] = [i for i in items if i.step == "a"]
     async with memory_store.tx() as s:
-        done = CallResult(kind="ops", ops=[{"op": "StepRun", "id": "a", "data": 1}])
+        done = Ops.of([{"op": "StepRun", "id": "a", "data": 1}])
         follow_up = await m.apply(s, a, spec, done, 4, 5)
     assert follow_up is not None and follow_up.kind is QueueKind.DISCOVER
     # That discovery call began before "a" was saved, so the app plans "a" and "b" again.
     async with memory_store.tx() as s:
-        await m.apply(
-            s, follow_up, spec, CallResult(kind="ops", ops=[planned("a"), planned("b")]), 6, 7
-        )
+        await m.apply(s, follow_up, spec, Ops.of([planned("a"), planned("b")]), 6, 7)
     queued = await memory_store.lease("test", 10_000, 10, 1000)
     assert sorted(str(i.step) for i in queued if i.kind is QueueKind.STEP) == ["b"]
     async with memory_store.read() as r:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from outlast.domain import EventRecord, FunctionRecord, QueueKind, RunStatus
-from outlast.engine import timeouts
 from outlast.engine.machine import Machine, Options
 from outlast.engine.registry import Registry
 from outlast.store.base import Store
@@ -50,7 +49,7 @@ async def test_a_run_not_started_in_time_is_cancelled(memory_store: Store) -> No
     items = await memory_store.lease("test", 11_000, 100, 1000)
     [timer] = [i for i in items if i.kind is QueueKind.TIMEOUT]
     async with memory_store.tx() as s:
-        await timeouts.fire(m, s, timer, 11_000)
+        await m.fire(s, timer, 11_000)
     async with memory_store.read() as r:
         run = await r.get_run(run_id)
     assert run is not None and run.status is RunStatus.CANCELLED
@@ -73,14 +72,14 @@ async def test_a_started_run_ignores_the_start_timer_and_gets_a_finish_timer(
     async with memory_store.tx() as s:
         for item in items.values():
             if item.kind is QueueKind.TIMEOUT and (item.payload or {})["which"] == "start":
-                await timeouts.fire(m, s, item, 11_000)
+                await m.fire(s, item, 11_000)
     async with memory_store.read() as r:
         run = await r.get_run(run_id)
     assert run is not None and run.status is RunStatus.RUNNING and run.started_at == 2_000
     async with memory_store.tx() as s:
         for item in items.values():
             if item.kind is QueueKind.TIMEOUT and (item.payload or {})["which"] == "finish":
-                await timeouts.fire(m, s, item, 62_000)
+                await m.fire(s, item, 62_000)
     async with memory_store.read() as r:
         run = await r.get_run(run_id)
     assert run is not None and run.status is RunStatus.CANCELLED

@@ -1,70 +1,47 @@
-"""Ops that pause a run: ``Sleep`` and ``WaitForEvent``.
-
-Nothing that sleeps or waits is held in memory: each pause is a step row, a wait row
-(for events) and a timer in the durable queue that resumes the run when it is due.
-"""
+"""``WaitForEvent``: the step waits for an event (by name, with an optional ``if`` or
+``match``), or resumes with null at its timeout. The wait is a store row, the timeout a
+timer in the durable queue (``engine.timers.resume``)."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from outlast.domain import QueueKind, RunRecord, StepStatus, Wait, WaitKind
 from outlast.engine import events
 from outlast.engine.expressions import ExpressionError, compile_expression, match_to_expression
+from outlast.engine.lifecycle import resume_key
+from outlast.engine.ops.base import Call, Outcome
+from outlast.engine.payloads import ResumePayload
 from outlast.protocol import durations
+from outlast.protocol.op import Op, WaitOpts
 from outlast.protocol.ops import Opcode
 from outlast.store import NewItem, Session
 
-
-def resume_key(run_id: str, step: str) -> str:
-    """The dedupe key of a step's resume timer: at most one per step."""
-    return f"resume:{run_id}:{step}"
+#: How many events of the awaited name ``missed_event`` looks at, at most.
+CATCH_UP_LIMIT = 1000
 
 
-async def sleep(
-    s: Session, run: RunRecord, step: str, name: Any, op: dict[str, Any], now: int
-) -> dict[str, Any] | None:
-    """A ``Sleep`` op: mark the step sleeping and set a timer to resume the run."""
-    run_id = run.id
-    opts = op.get("opts") or {}
-    target = opts.get("duration") or op.get("name") or ""
-    wake = _wake_time(str(target), now)
-    if wake is None:
-        return {"name": "InvalidSleep", "message": f"cannot sleep for {target!r}"}
-    await s.upsert_step(
-        run_id, step, name=name, op=Opcode.SLEEP.value, status=StepStatus.SLEEPING, now=now
-    )
-    await s.enqueue(
-        [NewItem(QueueKind.RESUME, run_id, wake, step=step, dedupe_key=resume_key(run_id, step))]
-    )
-    return None
-
-
-async def wait_for_event(
-    s: Session, run: RunRecord, step: str, name: Any, op: dict[str, Any], now: int
-) -> dict[str, Any] | None:
-    """A ``WaitForEvent`` op: register the wait and a timer that resumes the run with null.
-
-    See :func:`missed_event` for events that came while the app was deciding to wait.
-    """
-    opts = op.get("opts") or {}
-    event_name = str(opts.get("event") or op.get("name") or "")
-    expression = opts.get("if")
-    if opts.get("match"):
-        matched = match_to_expression(str(opts["match"]))
+async def handle(call: Call, op: Op) -> Outcome:
+    s, run, step, now = call.s, call.run, op.id, call.now
+    opts = WaitOpts.from_wire(op.opts)
+    event_name = opts.event or op.name or ""
+    expression = opts.if_exp
+    if opts.match:
+        matched = match_to_expression(opts.match)
         expression = f"({expression}) && ({matched})" if expression else matched
     try:
-        timeout_ms = durations.parse_ms(opts.get("timeout") or "0")
+        timeout_ms = durations.parse_ms(opts.timeout or "0")
         if expression:
-            compile_expression(str(expression))
+            compile_expression(expression)
     except (durations.DurationError, ExpressionError) as exc:
-        return {"name": "InvalidWait", "message": str(exc)}
+        err = {"name": "InvalidWait", "message": str(exc)}
+        await call.life.fail_step(s, run.id, step, op.label, op.op, err, now)
+        return Outcome.WAITS
     expires = now + timeout_ms
     await s.upsert_step(
         run.id,
         step,
-        name=name,
+        name=op.label,
         op=Opcode.WAIT_FOR_EVENT.value,
         status=StepStatus.WAITING,
         now=now,
@@ -75,7 +52,7 @@ async def wait_for_event(
         kind=WaitKind.WAIT,
         step=step,
         event_name=event_name,
-        expression=str(expression) if expression else None,
+        expression=expression or None,
         event=run.events[0] if run.events else None,
         correlation_id=None,
         expires_at=expires,
@@ -88,16 +65,15 @@ async def wait_for_event(
                 run.id,
                 expires,
                 step=step,
-                payload={"wait": True, "memo": None},
+                payload=ResumePayload(wait=True, memo=None).encode(),
                 dedupe_key=resume_key(run.id, step),
             )
         ]
     )
-    return None
-
-
-#: How many events of the awaited name ``missed_event`` looks at, at most.
-CATCH_UP_LIMIT = 1000
+    early = await missed_event(s, run, step)
+    if early is not None:
+        await call.life.resolve_wait(s, run.id, step, early, now)
+    return Outcome.WAITS
 
 
 async def missed_event(s: Session, run: RunRecord, step: str) -> dict[str, Any] | None:
@@ -128,17 +104,3 @@ async def missed_event(s: Session, run: RunRecord, step: str) -> dict[str, Any] 
         if events.wait_matches(wait, rec.payload):
             return rec.payload
     return None
-
-
-def _wake_time(target: str, now: int) -> int | None:
-    try:
-        return now + durations.parse_ms(target)
-    except durations.DurationError:
-        pass
-    try:
-        dt = datetime.fromisoformat(target.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if dt.tzinfo is None:
-        return None
-    return int(dt.timestamp() * 1000)

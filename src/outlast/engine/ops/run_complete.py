@@ -1,0 +1,13 @@
+"""``RunComplete`` (the JS SDK v4): the function returned; its output is the op's data."""
+
+from __future__ import annotations
+
+from outlast.domain import RunStatus
+from outlast.engine.ops.base import Call, Outcome
+from outlast.protocol.op import Op
+
+
+async def handle(call: Call, op: Op) -> Outcome:
+    await call.s.delete_item(call.item.id)
+    await call.life.finish(call.s, call.run, RunStatus.COMPLETED, call.now, output=op.output)
+    return Outcome.ENDED
