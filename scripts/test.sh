@@ -1,11 +1,28 @@
 #!/usr/bin/env bash
 # Set up (a .venv with Outlast and its dev tools) and run every check: lint, types, tests.
-# CI runs exactly this (.ci/run). PostgreSQL tests need a server at
-# OUTLAST_TEST_POSTGRES_URI (default postgresql://postgres@127.0.0.1:5432/test); they are
-# skipped without one, except under CI=true where they must run. The same goes for the
-# browser tests and Debian's chromium, which this script installs when it can.
+# CI runs exactly this (.ci/run), with no argument.
+#
+#   bash scripts/test.sh [LANE...] [PYTEST_ARG...]
+#
+# LANEs pick what runs: lint (ruff, mypy), unit, integration, acceptance, e2e; none means
+# every one. The test lanes select tests by their tier marker (tests/conftest.py), so
+# `bash scripts/test.sh lint unit integration` is the quick check before a commit. Arguments
+# after the lanes go to pytest: `bash scripts/test.sh unit -k flow -x`.
+#
+# PostgreSQL tests need a server at OUTLAST_TEST_POSTGRES_URI (default
+# postgresql://postgres@127.0.0.1:5432/test); they are skipped without one, except under
+# CI=true where they must run. The same goes for the browser tests and Debian's chromium,
+# which this script installs (for the e2e lane) when it can.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+LANES=(lint unit integration acceptance e2e)
+lanes=()
+while [ $# -gt 0 ] && [[ " ${LANES[*]} " == *" $1 "* ]]; do
+  lanes+=("$1")
+  shift
+done
+wants() { [ ${#lanes[@]} -eq 0 ] || [[ " ${lanes[*]} " == *" $1 "* ]]; }
+
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
@@ -34,11 +51,29 @@ install_chromium() {
     || echo "installing chromium failed: the browser tests will be skipped" \
       "(and fail under CI=true)" >&2
 }
-install_chromium
-echo "== ruff"
-.venv/bin/ruff check src tests examples benchmarks
-.venv/bin/ruff format --check src tests examples benchmarks
-echo "== mypy (strict, src/)"
-.venv/bin/mypy
-echo "== pytest"
-.venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+if wants e2e; then
+  install_chromium
+fi
+if wants lint; then
+  echo "== ruff"
+  .venv/bin/ruff check src tests examples benchmarks
+  .venv/bin/ruff format --check src tests examples benchmarks
+  echo "== mypy (strict, src/)"
+  .venv/bin/mypy
+fi
+
+# Every test lane: one pytest run over all tests (the tiers run fastest first). Some lanes:
+# one run over their tiers' markers. The slowest tests are listed, to keep an eye on them.
+pytest=(.venv/bin/python -m pytest -q -p no:cacheprovider --durations=15)
+tiers=()
+for lane in "${lanes[@]}"; do
+  [ "$lane" = lint ] || tiers+=("$lane")
+done
+if [ ${#lanes[@]} -eq 0 ]; then
+  echo "== pytest"
+  "${pytest[@]}" "$@"
+elif [ ${#tiers[@]} -gt 0 ]; then
+  marks="${tiers[*]}"
+  echo "== pytest (${marks// / or })"
+  "${pytest[@]}" -m "${marks// / or }" "$@"
+fi

@@ -1,4 +1,4 @@
-"""Shared fixtures: stores of every kind, PostgreSQL discovery."""
+"""Shared fixtures: stores of every kind, PostgreSQL discovery; each test marked with its tier."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import asyncio
 import concurrent.futures
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +21,37 @@ POSTGRES_URI = os.environ.get(
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 _pg_state: dict[str, str | None] = {}
+
+#: The test folders, each a tier whose tests carry its marker (``-m unit``, ``-m "not e2e"``),
+#: in the order a full run takes them: fastest first, so that a broken unit test shows in
+#: seconds rather than after the acceptance and browser tests.
+TIERS = ("unit", "integration", "acceptance", "e2e")
+TESTS = Path(__file__).parent
+
+#: A fixture parameter that puts its tests on PostgreSQL (``-m postgres``, ``-m "not postgres"``).
+ON_POSTGRES = pytest.param("postgres", marks=pytest.mark.postgres)
+
+
+def tier_of(item: pytest.Item) -> str | None:
+    """The tier folder a test lives in, or None for a test outside them."""
+    if not item.path.is_relative_to(TESTS):
+        return None
+    folder = item.path.relative_to(TESTS).parts[0]
+    return folder if folder in TIERS else None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> Iterator[None]:
+    # Marked before the other hooks run, so that ``-m`` selects on the tier markers too
+    # (``pytestmark`` in a conftest.py marks nothing); ordered after them, so that the
+    # grouping of module-scoped fixtures pytest does within a tier is kept.
+    for item in items:
+        tier = tier_of(item)
+        if tier is not None:
+            item.add_marker(tier)
+    yield
+    order = {tier: i for i, tier in enumerate(TIERS)}
+    items.sort(key=lambda item: order.get(tier_of(item) or "", len(TIERS)))
 
 
 def postgres_problem() -> str | None:
@@ -65,7 +97,7 @@ def new_schema() -> str:
     return f"t_{uuid.uuid4().hex[:12]}"
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", ON_POSTGRES])
 async def store(request: pytest.FixtureRequest, tmp_path: object) -> AsyncIterator[Store]:
     """An open, empty store of each kind."""
     if request.param == "sqlite":

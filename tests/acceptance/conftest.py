@@ -10,15 +10,13 @@ from typing import Any
 import pytest
 
 from tests.acceptance.harness import App, Server
-from tests.conftest import POSTGRES_URI, drop_schema, new_schema, require_postgres
-
-pytestmark = pytest.mark.acceptance
+from tests.conftest import ON_POSTGRES, POSTGRES_URI, drop_schema, new_schema, require_postgres
 
 MakeServer = Callable[..., Server]
 MakeApp = Callable[..., App]
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", ON_POSTGRES])
 def backend(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
     """Server keyword arguments selecting the store: embedded SQLite or a fresh PG schema."""
     if request.param == "sqlite":

@@ -13,8 +13,6 @@ import pytest
 from benchmarks import report
 from tests.acceptance.harness import ROOT
 
-pytestmark = pytest.mark.acceptance
-
 SCENARIOS = ("ingest", "steps", "latency", "timers", "peer", "fairness", "dashboard")
 
 

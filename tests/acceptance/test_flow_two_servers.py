@@ -19,6 +19,8 @@ from tests.conftest import POSTGRES_URI, drop_schema, new_schema, require_postgr
 EVENT_KEY = "two-servers"
 SIGNING_KEY = "7a" * 32
 
+pytestmark = pytest.mark.postgres
+
 
 @pytest.fixture
 def schema() -> Iterator[str]:

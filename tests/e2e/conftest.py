@@ -18,7 +18,14 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.acceptance.harness import App, Server
-from tests.conftest import IN_CI, POSTGRES_URI, drop_schema, new_schema, require_postgres
+from tests.conftest import (
+    IN_CI,
+    ON_POSTGRES,
+    POSTGRES_URI,
+    drop_schema,
+    new_schema,
+    require_postgres,
+)
 from tests.e2e.dashboard import CHROMIUM, DEFAULT_TIMEOUT_MS, VIEWPORT
 
 if TYPE_CHECKING:  # imported lazily below: without Playwright the tests skip, not break
@@ -166,7 +173,7 @@ def dev_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     yield from start_stack(tmp_path_factory.mktemp("e2e-sqlite"))
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+@pytest.fixture(scope="module", params=["sqlite", ON_POSTGRES])
 def any_store_stack(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:

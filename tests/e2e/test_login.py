@@ -12,8 +12,6 @@ from playwright.sync_api import Browser, Page, expect
 from tests.acceptance.harness import Server
 from tests.e2e.dashboard import VIEWPORT, by_testid, open_dashboard, shoot
 
-pytestmark = pytest.mark.e2e
-
 SIGNING_KEY = "signkey-prod-" + "3c" * 32
 DASHBOARD_KEY = "open-sesame-" + "5d" * 8
 WRONG_KEY = "signkey-prod-" + "4d" * 32

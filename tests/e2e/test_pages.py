@@ -8,7 +8,6 @@ import json
 import uuid
 
 import httpx
-import pytest
 from playwright.sync_api import Page, expect
 
 from tests.acceptance.harness import Server, wait_for
@@ -24,8 +23,6 @@ from tests.e2e.dashboard import (
     set_marker,
     shoot,
 )
-
-pytestmark = pytest.mark.e2e
 
 APP_ID = "dashboard-e2e"
 FUNCTIONS = [f"{APP_ID}-checkout", f"{APP_ID}-hibernate", f"{APP_ID}-greet"]

@@ -3,13 +3,10 @@ step, and cancelling a sleeping run from the page (checked in the store), on eac
 
 from __future__ import annotations
 
-import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from tests.e2e.conftest import PageErrors, Stack
 from tests.e2e.dashboard import by_testid, exactly, open_run, run_of, shoot
-
-pytestmark = pytest.mark.e2e
 
 STEPS = ["load-order", "reserve-stock", "cool-down", "charge-card"]
 # What tests/e2e/apps/dashboard_e2e_app.py returns and raises (importing the app here would

@@ -4,7 +4,6 @@ cancellation)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -14,8 +13,7 @@ from outlast.domain import FunctionRecord
 from outlast.engine.expressions import Expression, ExpressionError, compile_expression
 from outlast.engine.runtime import Engine
 from outlast.protocol import ids
-from outlast.server.events_api import json_type
-from outlast.server.responses import BadBody, error, json_response, read_json
+from outlast.server.responses import BadBody, date_ms, error, json_response, json_type, read_json
 from outlast.server.rest import api
 
 #: The fields of ``POST /v1/cancellations`` (Inngest's shape). Anything else is refused
@@ -24,7 +22,6 @@ CANCELLATION_FIELDS = ("app_id", "function_id", "started_after", "started_before
 MAX_CANCELLATION_BODY = 64 * 1024
 #: Runs read (and cancelled, one transaction each) per round.
 CANCEL_PAGE = 500
-_DATE_EXAMPLE = "2024-01-21T18:23:12.000Z"
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,20 +33,6 @@ class BulkCancel:
     after_ms: int
     before_ms: int
     condition: Expression | None
-
-
-def date_ms(body: dict[str, Any], key: str) -> int | str:
-    """The field as unix ms, or why it is refused. A date without a zone is UTC."""
-    raw = body.get(key)
-    if not isinstance(raw, str) or not raw.strip():
-        return f"{key} is required: an ISO 8601 date-time such as {_DATE_EXAMPLE}"
-    try:
-        when = datetime.fromisoformat(raw.strip())
-    except ValueError:
-        return f"{key} is not an ISO 8601 date-time: {raw[:60]!r} (e.g. {_DATE_EXAMPLE})"
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return int(when.timestamp() * 1000)
 
 
 def _parse_cancellation(body: Any) -> BulkCancel | str:

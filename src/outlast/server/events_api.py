@@ -17,7 +17,7 @@ from outlast.engine.runtime import Engine
 from outlast.protocol import ids, jsonutil
 from outlast.protocol.ops import MAX_EVENTS_PER_REQUEST, Header
 from outlast.protocol.signing import same_secret
-from outlast.server.responses import BodyTooLarge, json_response, read_body
+from outlast.server.responses import BodyTooLarge, json_response, json_type, read_body
 from outlast.server.settings import ServerSettings
 
 log = logging.getLogger(__name__)
@@ -91,21 +91,6 @@ async def send_events(
             break
     await engine.ingest(records)
     return [r.internal_id for r in records], problem
-
-
-def json_type(value: Any) -> str:
-    """How a JSON value is called in an error message."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"
 
 
 def _check_shape(item: Any) -> None:

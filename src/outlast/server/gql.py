@@ -27,9 +27,8 @@ from starlette.responses import Response
 
 from outlast.engine.runtime import Engine
 from outlast.server.auth import signing_key_problem
-from outlast.server.events_api import json_type
 from outlast.server.gql_schema import SCHEMA, Loader
-from outlast.server.responses import MAX_ERROR_CHARS, BadBody, json_response, read_json
+from outlast.server.responses import MAX_ERROR_CHARS, BadBody, json_response, json_type, read_json
 from outlast.server.settings import ServerSettings
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from typing import Any
 from outlast.domain import EventRecord, FunctionRecord, RunRecord, RunStatus, StepRecord, StepStatus
 from outlast.protocol import jsonutil
 from outlast.protocol.ops import EVENT_CRON, Opcode
-from outlast.server.rest import iso
+from outlast.server.responses import iso
 
 #: Where a view keeps the record it was built from ("__" names cannot be GraphQL fields).
 RECORD = "__record"

@@ -18,10 +18,16 @@ from outlast.engine import manage
 from outlast.engine.runtime import Engine
 from outlast.protocol import jsonutil
 from outlast.protocol.ids import now_ms
-from outlast.server.cancellations import date_ms
-from outlast.server.events_api import json_type
-from outlast.server.responses import BodyTooLarge, error, read_body
-from outlast.server.rest import api, envelope, iso
+from outlast.server.responses import (
+    BodyTooLarge,
+    date_ms,
+    envelope,
+    error,
+    iso,
+    json_type,
+    read_body,
+)
+from outlast.server.rest import api
 from outlast.server.settings import ServerSettings
 
 MAX_BODY = 16 * 1024

@@ -1,7 +1,9 @@
-"""JSON responses (orjson) and request-body helpers with limits."""
+"""JSON responses (orjson), request-body helpers with limits, and what the routes share to
+read and write JSON: dates as ISO 8601 strings, the names of JSON types in error messages."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -65,3 +67,53 @@ async def read_json(request: Request, limit: int, what: str = "request body") ->
         return jsonutil.loads(raw)
     except ValueError:
         raise BadBody(f"{what} is not valid JSON", 400) from None
+
+
+def json_type(value: Any) -> str:
+    """How a JSON value is called in an error message."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
+
+
+_DATE_EXAMPLE = "2024-01-21T18:23:12.000Z"
+
+
+def date_ms(body: dict[str, Any], key: str) -> int | str:
+    """The field as unix ms, or why it is refused. A date without a zone is UTC."""
+    raw = body.get(key)
+    if not isinstance(raw, str) or not raw.strip():
+        return f"{key} is required: an ISO 8601 date-time such as {_DATE_EXAMPLE}"
+    try:
+        when = datetime.fromisoformat(raw.strip())
+    except ValueError:
+        return f"{key} is not an ISO 8601 date-time: {raw[:60]!r} (e.g. {_DATE_EXAMPLE})"
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return int(when.timestamp() * 1000)
+
+
+def iso(ms: int | None) -> str | None:
+    """Unix ms as an ISO 8601 UTC date-time with milliseconds (``...Z``); None stays None."""
+    if ms is None:
+        return None
+    return (
+        datetime.fromtimestamp(ms / 1000, UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
+    )
+
+
+def envelope(data: Any) -> Response:
+    """A REST API answer: the data, and when it was read (Inngest's ``/v1`` envelope)."""
+    return json_response(
+        {"data": data, "metadata": {"fetched_at": iso(int(datetime.now(UTC).timestamp() * 1000))}}
+    )

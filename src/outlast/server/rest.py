@@ -7,7 +7,6 @@ or a dashboard session (``auth.api_key_problem``)."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -18,20 +17,10 @@ from outlast.engine import manage
 from outlast.engine.runtime import Engine
 from outlast.server import actions, reads
 from outlast.server.auth import api_key_problem
-from outlast.server.responses import error, json_response
+from outlast.server.responses import envelope, error, iso, json_response
 from outlast.server.settings import ServerSettings
 
 MAX_PAGE = 1000
-
-
-def iso(ms: int | None) -> str | None:
-    if ms is None:
-        return None
-    return (
-        datetime.fromtimestamp(ms / 1000, UTC)
-        .isoformat(timespec="milliseconds")
-        .replace("+00:00", "Z")
-    )
 
 
 def event_json(e: EventRecord) -> dict[str, Any]:
@@ -77,12 +66,6 @@ def step_json(step: StepRecord) -> dict[str, Any]:
         "ended_at": iso(step.ended_at),
         "duration_ms": duration,
     }
-
-
-def envelope(data: Any) -> Response:
-    return json_response(
-        {"data": data, "metadata": {"fetched_at": iso(int(datetime.now(UTC).timestamp() * 1000))}}
-    )
 
 
 def _checked(request: Request) -> Response | None:

@@ -27,8 +27,6 @@ from tests.acceptance.compat.scenarios import Target
 from tests.acceptance.harness import App, Server, free_port, wait_for
 from tests.conftest import POSTGRES_URI, drop_schema, new_schema, require_postgres
 
-pytestmark = pytest.mark.acceptance
-
 JS_DIR = Path(__file__).parent / "apps" / "official_js"
 PY_APPS = {
     "ol": "tests.acceptance.compat.apps.outlast_app:app",
@@ -141,7 +139,8 @@ def deploy_start(tmp: Path, schema: str) -> Deployment:
     return deployment
 
 
-@pytest.fixture(scope="module", params=["dev", "start"])
+# ``start`` runs on PostgreSQL: its tests carry the ``postgres`` marker.
+@pytest.fixture(scope="module", params=["dev", pytest.param("start", marks=pytest.mark.postgres)])
 def deployment(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Deployment]:

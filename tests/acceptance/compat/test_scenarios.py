@@ -14,8 +14,6 @@ import pytest
 from tests.acceptance.compat.conftest import Deployment
 from tests.acceptance.compat.scenarios import CASES, SCENARIOS
 
-pytestmark = pytest.mark.acceptance
-
 #: Scenarios polling the server at once; the rest queue behind them.
 WORKERS = 10
 

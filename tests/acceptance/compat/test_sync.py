@@ -19,8 +19,6 @@ from tests.acceptance.compat.scenarios import CLIENTS, Target
 from tests.acceptance.conftest import MakeServer
 from tests.acceptance.harness import App, free_port
 
-pytestmark = pytest.mark.acceptance
-
 
 @pytest.fixture
 def start_app(tmp_path: Path) -> Iterator[Any]:

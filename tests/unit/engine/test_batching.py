@@ -3,38 +3,22 @@ events failing the batch's ``if`` run alone (in-memory store)."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from outlast.domain import EventRecord, FunctionRecord, QueueKind, RunRecord
-from outlast.engine.machine import Machine, Options
-from outlast.engine.registry import Registry
+from outlast.domain import EventRecord, QueueKind, RunRecord
 from outlast.store.base import Store
 
-FN: dict[str, Any] = {
-    "id": "app-bulk",
-    "name": "bulk",
-    "triggers": [{"event": "order"}],
-    "steps": {
-        "step": {
-            "id": "step",
-            "name": "step",
-            "runtime": {"type": "http", "url": "http://127.0.0.1:1/api"},
-            "retries": {"attempts": 0},
-        }
-    },
-    "batchEvents": {
+from .conftest import MakeMachine, function
+
+BULK = function(
+    "app-bulk",
+    "bulk",
+    "order",
+    batchEvents={
         "maxSize": 3,
         "timeout": "5s",
         "key": "event.data.shop",
         "if": "event.data.amount < 1000",
     },
-}
-
-
-def machine() -> Machine:
-    registry = Registry()
-    registry.load([FunctionRecord("app-bulk", "app", "bulk", FN)], None)
-    return Machine(registry, Options(owner="test", lease_ms=1000))
+)
 
 
 def order(i: int, shop: str, amount: int = 10) -> EventRecord:
@@ -46,8 +30,10 @@ def ns(run: RunRecord) -> list[int]:
     return [e["data"]["n"] for e in run.events]
 
 
-async def test_a_full_batch_starts_at_once_per_key(memory_store: Store) -> None:
-    m = machine()
+async def test_a_full_batch_starts_at_once_per_key(
+    memory_store: Store, machine: MakeMachine
+) -> None:
+    m = machine(BULK)
     async with memory_store.tx() as s:
         started = await m.ingest(s, [order(1, "a"), order(2, "b"), order(3, "a")], 1_000)
         assert started == []
@@ -56,8 +42,10 @@ async def test_a_full_batch_starts_at_once_per_key(memory_store: Store) -> None:
     assert run.batch_id is not None and run.event_id == "01EV0001"
 
 
-async def test_one_request_fills_batches_of_max_size_never_more(memory_store: Store) -> None:
-    m = machine()
+async def test_one_request_fills_batches_of_max_size_never_more(
+    memory_store: Store, machine: MakeMachine
+) -> None:
+    m = machine(BULK)
     async with memory_store.tx() as s:
         started = await m.ingest(s, [order(i, "a") for i in range(1, 8)], 1_000)
     assert [ns(run) for run in started] == [[1, 2, 3], [4, 5, 6]]
@@ -71,8 +59,10 @@ async def test_one_request_fills_batches_of_max_size_never_more(memory_store: St
     assert ns(run) == [7]
 
 
-async def test_a_partial_batch_starts_at_its_timeout(memory_store: Store) -> None:
-    m = machine()
+async def test_a_partial_batch_starts_at_its_timeout(
+    memory_store: Store, machine: MakeMachine
+) -> None:
+    m = machine(BULK)
     async with memory_store.tx() as s:
         await m.ingest(s, [order(1, "a"), order(2, "a")], 1_000)
     assert [i for i in await memory_store.lease("test", 5_999, 10, 1000)] == []
@@ -85,15 +75,19 @@ async def test_a_partial_batch_starts_at_its_timeout(memory_store: Store) -> Non
     assert ns(run) == [1, 2] and run.queued_at == 6_000
 
 
-async def test_events_failing_the_batch_condition_run_alone(memory_store: Store) -> None:
-    m = machine()
+async def test_events_failing_the_batch_condition_run_alone(
+    memory_store: Store, machine: MakeMachine
+) -> None:
+    m = machine(BULK)
     async with memory_store.tx() as s:
         [run] = await m.ingest(s, [order(1, "a", amount=5000), order(2, "a")], 1_000)
     assert ns(run) == [1] and run.batch_id is None
 
 
-async def test_a_batch_filled_before_its_timer_is_not_started_twice(memory_store: Store) -> None:
-    m = machine()
+async def test_a_batch_filled_before_its_timer_is_not_started_twice(
+    memory_store: Store, machine: MakeMachine
+) -> None:
+    m = machine(BULK)
     async with memory_store.tx() as s:
         await m.ingest(s, [order(1, "a")], 1_000)
     [timer] = await memory_store.lease("test", 6_000, 10, 1000)

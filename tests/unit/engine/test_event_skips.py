@@ -16,36 +16,17 @@ from outlast.domain import (
     SkipReason,
 )
 from outlast.engine import manage
-from outlast.engine.machine import Machine, Options
-from outlast.engine.registry import Registry
+from outlast.engine.machine import Machine
 from outlast.protocol.ops import EVENT_FUNCTION_FAILED
 from outlast.store.base import Store
 from outlast.store.conn import Conn, Row
 
+from .conftest import MakeMachine, function
+from .conftest import due_items as items
+
 
 def fn(fid: str = "app-f", event: str = "go", **config: Any) -> FunctionRecord:
-    paused = bool(config.pop("paused", False))
-    raw = {
-        "id": fid,
-        "name": fid,
-        "triggers": [{"event": event}],
-        "steps": {
-            "step": {
-                "id": "step",
-                "name": "step",
-                "runtime": {"type": "http", "url": "http://127.0.0.1:1/api"},
-                "retries": {"attempts": 0},
-            }
-        },
-        **config,
-    }
-    return FunctionRecord(fid, "app", fid, raw, paused=paused)
-
-
-def machine(*functions: FunctionRecord) -> Machine:
-    registry = Registry()
-    registry.load(list(functions), None)
-    return Machine(registry, Options(owner="test", lease_ms=1000))
+    return function(fid, fid, event, **config)
 
 
 def event(
@@ -64,13 +45,6 @@ async def skips(store: Store, *events: EventRecord) -> list[tuple[str, str, Skip
     async with store.read() as r:
         found = await r.list_event_skips([e.internal_id for e in events])
     return [(k.event_id, k.function_id, k.reason) for k in found]
-
-
-async def items(store: Store, kind: QueueKind) -> list[QueueItem]:
-    async with store.read() as r:
-        rows = await r.c.fetch("SELECT id FROM queue WHERE kind = ? ORDER BY id", (kind.value,))
-        found = [await r.get_item(int(row[0])) for row in rows]
-    return [i for i in found if i is not None]
 
 
 class Statements:
@@ -97,7 +71,9 @@ class Statements:
         return await self.conn.fetchone(sql, args)
 
 
-async def test_a_batch_that_starts_every_run_writes_no_skip(memory_store: Store) -> None:
+async def test_a_batch_that_starts_every_run_writes_no_skip(
+    memory_store: Store, machine: MakeMachine
+) -> None:
     m = machine(fn("app-a"), fn("app-b", idempotency="event.data.order"))
     evs = [event(i, order=i) for i in range(20)]
     async with memory_store.tx() as s:
@@ -115,7 +91,9 @@ async def test_a_batch_that_starts_every_run_writes_no_skip(memory_store: Store)
     assert len(await skips(memory_store, *evs)) == 20
 
 
-async def test_a_false_trigger_expression_is_recorded_as_filtered(memory_store: Store) -> None:
+async def test_a_false_trigger_expression_is_recorded_as_filtered(
+    memory_store: Store, machine: MakeMachine
+) -> None:
     m = machine(
         fn("app-vip", triggers=[{"event": "go", "expression": "event.data.vip == true"}]),
         fn("app-all"),
@@ -127,7 +105,9 @@ async def test_a_false_trigger_expression_is_recorded_as_filtered(memory_store: 
     ]
 
 
-async def test_the_servers_own_events_record_no_filtered_skip(memory_store: Store) -> None:
+async def test_the_servers_own_events_record_no_filtered_skip(
+    memory_store: Store, machine: MakeMachine
+) -> None:
     # A failure handler matches inngest/function.failed of one function only: the failures
     # of every other function are not news, and not written.
     handler = fn(
@@ -143,14 +123,18 @@ async def test_the_servers_own_events_record_no_filtered_skip(memory_store: Stor
     assert await skips(memory_store, failed) == []
 
 
-async def test_a_paused_function_skips_its_events(memory_store: Store) -> None:
+async def test_a_paused_function_skips_its_events(
+    memory_store: Store, machine: MakeMachine
+) -> None:
     m = machine(fn("app-f", paused=True), fn("app-g"))
     e = event(1)
     assert await send(memory_store, m, e) == 1
     assert await skips(memory_store, e) == [(e.internal_id, "app-f", SkipReason.PAUSED)]
 
 
-async def test_events_over_the_rate_limit_are_recorded(memory_store: Store) -> None:
+async def test_events_over_the_rate_limit_are_recorded(
+    memory_store: Store, machine: MakeMachine
+) -> None:
     m = machine(fn(rateLimit={"limit": 1, "period": "1m"}))
     first, second = event(1), event(2)
     assert await send(memory_store, m, first, second) == 1
@@ -161,6 +145,7 @@ async def test_events_over_the_rate_limit_are_recorded(memory_store: Store) -> N
 
 async def test_a_seen_event_id_or_idempotency_key_is_recorded_as_deduplicated(
     memory_store: Store,
+    machine: MakeMachine,
 ) -> None:
     m = machine(fn("app-f"), fn("app-once", idempotency="event.data.order"))
     first = event(1, event_id="order-1", order=1)
@@ -175,7 +160,9 @@ async def test_a_seen_event_id_or_idempotency_key_is_recorded_as_deduplicated(
     ]
 
 
-async def test_a_singleton_in_skip_mode_records_the_dropped_event(memory_store: Store) -> None:
+async def test_a_singleton_in_skip_mode_records_the_dropped_event(
+    memory_store: Store, machine: MakeMachine
+) -> None:
     m = machine(fn(singleton={"mode": "skip"}))
     first, second = event(1), event(2)
     assert await send(memory_store, m, first) == 1
@@ -187,6 +174,7 @@ async def test_a_singleton_in_skip_mode_records_the_dropped_event(memory_store: 
 
 async def test_debounced_events_are_recorded_when_a_later_one_replaces_them(
     memory_store: Store,
+    machine: MakeMachine,
 ) -> None:
     m = machine(fn(debounce={"period": "5s"}))
     evs = [event(i, now=1_000 * i) for i in range(1, 4)]
@@ -202,7 +190,9 @@ async def test_debounced_events_are_recorded_when_a_later_one_replaces_them(
     ]
 
 
-async def test_a_debounce_ending_while_paused_or_removed_records_why(memory_store: Store) -> None:
+async def test_a_debounce_ending_while_paused_or_removed_records_why(
+    memory_store: Store, machine: MakeMachine
+) -> None:
     config = {"debounce": {"period": "5s"}}
     for n, (records, reason) in enumerate(
         [
@@ -222,6 +212,7 @@ async def test_a_debounce_ending_while_paused_or_removed_records_why(memory_stor
 
 async def test_batched_events_are_not_skipped_unless_their_function_is_removed(
     memory_store: Store,
+    machine: MakeMachine,
 ) -> None:
     m = machine(fn(batchEvents={"maxSize": 2, "timeout": "5s"}))
     evs = [event(i, now=1_000 * i) for i in range(1, 4)]
@@ -238,7 +229,9 @@ async def test_batched_events_are_not_skipped_unless_their_function_is_removed(
     ]
 
 
-async def test_a_duplicate_cron_tick_is_recorded_as_deduplicated(memory_store: Store) -> None:
+async def test_a_duplicate_cron_tick_is_recorded_as_deduplicated(
+    memory_store: Store, machine: MakeMachine
+) -> None:
     m = machine(fn(triggers=[{"cron": "* * * * *"}]))
     tick = {"function_id": "app-f", "cron": "* * * * *", "tick": 60_000}
     item = QueueItem(1, None, QueueKind.CRON, None, tick, 0, 60_000)
@@ -255,6 +248,7 @@ async def test_a_duplicate_cron_tick_is_recorded_as_deduplicated(memory_store: S
 
 async def test_a_replay_that_starts_a_run_forgets_why_the_event_started_none(
     memory_store: Store,
+    machine: MakeMachine,
 ) -> None:
     m = machine(fn(paused=True))
     e = event(1)

@@ -2,36 +2,24 @@
 
 from __future__ import annotations
 
-from outlast.domain import EventRecord, FunctionRecord, QueueKind, RunStatus, StepStatus
+from outlast.domain import EventRecord, QueueKind, RunStatus, StepStatus
 from outlast.engine.caller import Ops
-from outlast.engine.machine import Machine, Options
-from outlast.engine.registry import Registry
 from outlast.store.base import Store
 
-FN = {
-    "id": "app-race",
-    "name": "race",
-    "triggers": [{"event": "go"}],
-    "steps": {
-        "step": {
-            "id": "step",
-            "name": "step",
-            "runtime": {"type": "http", "url": "http://127.0.0.1:1/api"},
-            "retries": {"attempts": 0},
-        }
-    },
-}
+from .conftest import MakeMachine, function
+
+RACE = function("app-race", "race")
 
 
 def planned(step: str) -> dict[str, object]:
     return {"op": "StepPlanned", "id": step, "displayName": step, "opts": {"parallelMode": "race"}}
 
 
-async def test_a_late_plan_of_a_finished_step_does_not_run_it_again(memory_store: Store) -> None:
-    registry = Registry()
-    registry.load([FunctionRecord("app-race", "app", "race", FN)], None)
-    m = Machine(registry, Options(owner="test", lease_ms=1000))
-    spec = registry.get("app-race")
+async def test_a_late_plan_of_a_finished_step_does_not_run_it_again(
+    memory_store: Store, machine: MakeMachine
+) -> None:
+    m = machine(RACE)
+    spec = m.registry.get("app-race")
     assert spec is not None
     event = EventRecord("01EVENT", "go", {"name": "go", "data": {}, "id": "e1", "ts": 1}, 1)
     async with memory_store.tx() as s:

@@ -2,31 +2,13 @@
 
 from __future__ import annotations
 
-from outlast.domain import EventRecord, FunctionRecord, QueueKind, RunStatus
-from outlast.engine.machine import Machine, Options
-from outlast.engine.registry import Registry
+from outlast.domain import EventRecord, QueueKind, RunStatus
+from outlast.engine.machine import Machine
 from outlast.store.base import Store
 
-FN = {
-    "id": "app-late",
-    "name": "late",
-    "triggers": [{"event": "go"}],
-    "steps": {
-        "step": {
-            "id": "step",
-            "name": "step",
-            "runtime": {"type": "http", "url": "http://127.0.0.1:1/api"},
-            "retries": {"attempts": 0},
-        }
-    },
-    "timeouts": {"start": "10s", "finish": "1m"},
-}
+from .conftest import MakeMachine, function
 
-
-def machine() -> Machine:
-    registry = Registry()
-    registry.load([FunctionRecord("app-late", "app", "late", FN)], None)
-    return Machine(registry, Options(owner="test", lease_ms=1000))
+LATE = function("app-late", "late", timeouts={"start": "10s", "finish": "1m"})
 
 
 async def new_run(store: Store, m: Machine, now: int) -> str:
@@ -41,8 +23,10 @@ async def timers(store: Store, at: int) -> dict[str, int]:
     return {str((i.payload or {})["which"]): i.id for i in items if i.kind is QueueKind.TIMEOUT}
 
 
-async def test_a_run_not_started_in_time_is_cancelled(memory_store: Store) -> None:
-    m = machine()
+async def test_a_run_not_started_in_time_is_cancelled(
+    memory_store: Store, machine: MakeMachine
+) -> None:
+    m = machine(LATE)
     run_id = await new_run(memory_store, m, 1_000)
     early = await memory_store.lease("test", 10_999, 100, 1000)
     assert [i.kind for i in early] == [QueueKind.DISCOVER]  # the timer is not due yet
@@ -58,8 +42,9 @@ async def test_a_run_not_started_in_time_is_cancelled(memory_store: Store) -> No
 
 async def test_a_started_run_ignores_the_start_timer_and_gets_a_finish_timer(
     memory_store: Store,
+    machine: MakeMachine,
 ) -> None:
-    m = machine()
+    m = machine(LATE)
     run_id = await new_run(memory_store, m, 1_000)
     spec = m.registry.get("app-late")
     assert spec is not None

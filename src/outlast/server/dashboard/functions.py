@@ -19,7 +19,7 @@ from outlast.protocol.ids import now_ms
 from outlast.protocol.ops import DEFAULT_RETRIES
 from outlast.server import reads
 from outlast.server.dashboard.render import action, done, failed, form, page, render
-from outlast.server.events_api import json_type
+from outlast.server.responses import json_type
 from outlast.server.settings import ServerSettings
 
 DAY_MS = 86_400_000
