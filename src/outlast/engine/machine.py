@@ -60,7 +60,7 @@ class Machine(Lifecycle):
         if isinstance(result, Failed):
             await self._call_failed(s, item, run, spec, result, started_at, now)
             return None
-        return await self._apply_ops(ops.Call(self, s, item, run, spec, result, started_at, now))
+        return await self._carry_out(ops.Call(self, s, item, run, spec, result, started_at, now))
 
     async def _call_failed(
         self,
@@ -96,7 +96,7 @@ class Machine(Lifecycle):
         await s.delete_item(item.id)
         await self.finish(s, run, RunStatus.FAILED, now, error=err)
 
-    async def _apply_ops(self, call: ops.Call) -> QueueItem | None:
+    async def _carry_out(self, call: ops.Call) -> QueueItem | None:
         """Carry out each op, then decide what becomes of the call's item: reused for the
         run's next call at once, replaced by a discovery once a step's siblings are done,
         or deleted."""
