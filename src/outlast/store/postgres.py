@@ -19,10 +19,11 @@ import asyncpg
 from outlast.domain import QueueItem
 from outlast.protocol.ids import now_ms
 from outlast.store import leasing
-from outlast.store.base import Session, Store
 from outlast.store.conn import Row
+from outlast.store.interface import Store
 from outlast.store.migrations import migrations
 from outlast.store.rows import ITEM_COLS, CheckpointStep, StepDone, item_row
+from outlast.store.session import Session
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from outlast.store.conn import Conn, Row
 
 
 class Queries:
-    """Base of the query groups that make up :class:`~outlast.store.base.Session`."""
+    """Base of the query groups that make up :class:`~outlast.store.session.Session`."""
 
     #: Row-lock suffix: PostgreSQL needs it so concurrent transactions on one run serialise;
     #: SQLite has one writer at a time already.
@@ -67,7 +67,7 @@ class NewItem:
 @dataclass(frozen=True, slots=True)
 class StepDone:
     """A discovery call answered with one finished step, and the run goes on at once: the
-    most common answer, saved by :meth:`~outlast.store.base.Store.steps_done` in one go."""
+    most common answer, saved by :meth:`~outlast.store.interface.Store.steps_done` in one go."""
 
     run_id: str
     item_id: int
