@@ -2,9 +2,11 @@
 
 All database access goes through a :class:`Session` (``session``; its queries grouped by
 what they touch, in ``apps``, ``events``, ``runs``, ``queue`` ...), whose SQL is written
-once for both databases. The per-database modules (``sqlite``, ``postgres``) open
-connections, apply migrations, speak their dialect, and override the hot batch writes
-where a database does them faster (on PostgreSQL ``steps_done``, ``save_checkpoints`` and
+once for both databases; where they differ, it asks the
+:class:`~outlast.store.dialect.Dialect` it was given (``dialect``: placeholders, row locks,
+JSON, the leasing lock). The per-database modules (``sqlite``, ``postgres``) open
+connections, apply migrations, and override the hot batch writes where a database does
+them faster (on PostgreSQL ``steps_done``, ``save_checkpoints`` and
 ``lease`` are one round trip each); ``fast_paths`` holds the Python versions.
 """
 

@@ -21,7 +21,7 @@ async def step_done(s: Session, d: StepDone) -> tuple[QueueItem, int] | None:
     """Save one answer's finished step and reuse its item for the next discovery call;
     None (nothing written) when the run is not running."""
     r = await s.c.fetchone(
-        f"SELECT status, stack FROM runs WHERE id = ?{s.for_update}", (d.run_id,)
+        f"SELECT status, stack FROM runs WHERE id = ?{s.dialect.for_update}", (d.run_id,)
     )
     if r is None or r[0] != RunStatus.RUNNING.value:
         return None

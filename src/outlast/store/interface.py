@@ -8,6 +8,7 @@ from contextlib import AbstractAsyncContextManager
 
 from outlast.domain import QueueItem
 from outlast.store import fast_paths
+from outlast.store.dialect import Dialect
 from outlast.store.rows import CheckpointStep, StepDone
 from outlast.store.session import Session
 
@@ -15,8 +16,10 @@ from outlast.store.session import Session
 class Store(abc.ABC):
     """A database Outlast keeps its state in."""
 
-    #: "sqlite" or "postgres"
+    #: "sqlite" or "postgres": its ``dialect.name``.
     kind: str
+    #: How its SQL differs from the other database's.
+    dialect: Dialect
     #: Whether other server processes may change it (functions synced or paused elsewhere).
     shared: bool = False
     #: How many transactions are worth running at once (group commits in flight): one for

@@ -104,7 +104,7 @@ class QueueQueries(Queries):
         second's wait, delaying every call in the batch)."""
         await self.c.execute(
             "UPDATE queue SET due_at = ? WHERE id IN (SELECT id FROM queue "
-            f"WHERE lease_owner = ? AND due_at < ?{self.skip_locked})",
+            f"WHERE lease_owner = ? AND due_at < ?{self.dialect.skip_locked})",
             (until, owner, until),
         )
 

@@ -22,13 +22,10 @@ from outlast.store.rows import (
 
 
 class RunQueries(Queries):
-    #: Push a step hash on a run's stack (a JSON array) in one statement: (hash, run id).
-    append_to_stack = "UPDATE runs SET stack = json_insert(stack, '$[#]', ?) WHERE id = ?"
-
     async def lock_run(self, run_id: str) -> RunRecord | None:
         """Read a run and hold its row until the transaction ends."""
         r = await self.c.fetchone(
-            f"SELECT {RUN_COLS} FROM runs WHERE id = ?{self.for_update}", (run_id,)
+            f"SELECT {RUN_COLS} FROM runs WHERE id = ?{self.dialect.for_update}", (run_id,)
         )
         return None if r is None else run_row(r)
 
@@ -303,7 +300,9 @@ class RunQueries(Queries):
         )
         if not n:
             return False
-        await self.c.execute(self.append_to_stack, (step_hash, run_id))
+        # Pushed in the statement: no read of the stack, whatever its length.
+        push = self.dialect.json_array_append("stack", "?")
+        await self.c.execute(f"UPDATE runs SET stack = {push} WHERE id = ?", (step_hash, run_id))
         if status is StepStatus.FAILED and error is not None:
             # Its last attempt failed (its code, or the server refused what it asked for):
             # recorded with the others. A step that succeeds writes no attempt.

@@ -2,10 +2,11 @@
 
 ``store.tx()`` gives a session inside a transaction (everything in it commits together or
 not at all); ``store.read()`` gives one for reads. The SQL is written once for every
-database. The queries are grouped by what they touch: apps and functions in ``apps``, events in
-``events``, runs and steps in ``runs``, the queue and waits in ``queue``, event batches in
-``batches``, flow-control state in ``flow``, run management in ``manage``, what only the
-dashboard reads (failed attempts, skipped events, run counts) in ``dashboard``.
+database; where they differ, the session asks its ``dialect``. The queries are grouped by
+what they touch: apps and functions in ``apps``, events in ``events``, runs and steps in
+``runs``, the queue and waits in ``queue``, event batches in ``batches``, flow-control
+state in ``flow``, run management in ``manage``, what only the dashboard reads (failed
+attempts, skipped events, run counts) in ``dashboard``.
 """
 
 from __future__ import annotations
