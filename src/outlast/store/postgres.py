@@ -17,11 +17,11 @@ import asyncpg
 
 from outlast.domain import QueueItem
 from outlast.protocol.ids import now_ms
-from outlast.store import leasing
+from outlast.store import leasing, pg_functions
 from outlast.store.conn import Row
 from outlast.store.dialect import POSTGRES
 from outlast.store.interface import Store
-from outlast.store.migrations import migrations
+from outlast.store.migrations import has_statements, migrations
 from outlast.store.rows import CheckpointStep, StepDone, item_row
 from outlast.store.session import Session
 
@@ -116,7 +116,8 @@ class PostgresStore(Store):
                     continue
                 log.info("applying migration", extra={"migration": name})
                 async with conn.transaction():
-                    await conn.execute(sql)
+                    if has_statements(sql):  # asyncpg refuses a query of comments only
+                        await conn.execute(sql)
                     await conn.execute(
                         "INSERT INTO schema_migrations (version, name, applied_at) "
                         "VALUES ($1, $2, $3)",
@@ -124,6 +125,9 @@ class PostgresStore(Store):
                         name,
                         now_ms(),
                     )
+            replaced = await pg_functions.ensure(conn)
+            if replaced:
+                log.info("replaced functions", extra={"functions": replaced})
         finally:
             await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
 
@@ -172,7 +176,7 @@ class PostgresStore(Store):
 
     async def save_checkpoints(self, batch: Sequence[CheckpointStep]) -> list[str]:
         """One round trip and one commit for the whole batch: the ``outlast_checkpoint``
-        function (migration 0008, the same checks and statements as the general
+        function (``pg_functions``: the same checks and statements as the general
         implementation) applied to each step, runs locked in id order."""
         order = sorted(range(len(batch)), key=lambda i: batch[i].run_id)
         cols = list(zip(*(dataclasses.astuple(batch[i]) for i in order), strict=True))
@@ -192,7 +196,7 @@ class PostgresStore(Store):
 
     async def steps_done(self, batch: Sequence[StepDone]) -> list[tuple[QueueItem, int] | None]:
         """One round trip and one commit for the whole batch: the ``outlast_step_done``
-        function (migration 0006, the same statements as the general implementation) is
+        function (``pg_functions``: the same statements as the general implementation) is
         applied to each answer in order."""
         # Runs are locked in id order, so two batches can never wait on each other.
         order = sorted(range(len(batch)), key=lambda i: batch[i].run_id)
