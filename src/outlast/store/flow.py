@@ -51,7 +51,7 @@ class FlowQueries(Queries):
             if r is not None:
                 return None
             holder = await self.c.fetchone(
-                f"SELECT run_id FROM singletons WHERE key = ?{self.for_update}", (key,)
+                f"SELECT run_id FROM singletons WHERE key = ?{self.dialect.for_update}", (key,)
             )
             if holder is not None:
                 return str(holder[0])
@@ -73,7 +73,7 @@ class FlowQueries(Queries):
     async def lock_debounce(self, key: str) -> PendingDebounce | None:
         r = await self.c.fetchone(
             "SELECT key, function_id, event_id, event, first_at, due_at FROM debounces "
-            f"WHERE key = ?{self.for_update}",
+            f"WHERE key = ?{self.dialect.for_update}",
             (key,),
         )
         if r is None:

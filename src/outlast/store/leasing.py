@@ -10,8 +10,9 @@ ready item of every key, then the second ...) and oldest first within a key: FIF
 a key, fair across keys, so a key with 10,000 queued items delays no other key.
 
 Unlimited items (no key) are leased as before: oldest first, one statement. The keyed
-part reads busy counts and then leases, so on PostgreSQL it runs under a transaction-level
-advisory lock: two processes cannot both see the same free slot.
+part reads busy counts and then leases, so it runs under the dialect's
+``keyed_lease_lock`` (PostgreSQL: a transaction-level advisory lock): two processes cannot
+both see the same free slot.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from collections import Counter
 
 from outlast.domain import QueueItem
 from outlast.store.conn import Conn
+from outlast.store.dialect import Dialect
 from outlast.store.rows import ITEM_COLS, item_row
 
 #: The earliest due time of a keyed item. MIN over the partial index is one index probe
@@ -63,22 +65,17 @@ async def lease(
     now: int,
     limit: int,
     lease_ms: int,
-    *,
-    skip_locked: str = "",
-    keyed_lock: str | None = None,
+    dialect: Dialect,
 ) -> list[QueueItem]:
     """Lease up to ``limit`` ready items for ``lease_ms``; run inside a transaction.
 
-    ``skip_locked`` is appended to the unlimited items' SELECT (PostgreSQL: skip rows
-    another transaction holds); ``keyed_lock`` is run before the keyed part (PostgreSQL:
-    an advisory lock serialising it across processes).
-    """
-    free = [int(r[0]) for r in await c.fetch(_FREE + skip_locked, (now, limit))]
+    Unlimited items pass over rows another transaction holds (``dialect.skip_locked``)."""
+    free = [int(r[0]) for r in await c.fetch(_FREE + dialect.skip_locked, (now, limit))]
     keyed: list[int] = []
     first = await c.fetchone(KEYED_FIRST_DUE)
     if first is not None and first[0] is not None and first[0] <= now:
-        if keyed_lock is not None:
-            await c.execute(keyed_lock)
+        if dialect.keyed_lease_lock is not None:
+            await c.execute(dialect.keyed_lease_lock)
         keyed = await _keyed(c, now, limit)
     # Alternate the two lists (each in its own fair order) so neither starves the other.
     ids = [i for pair in itertools.zip_longest(free, keyed) for i in pair if i is not None]
@@ -92,6 +89,17 @@ async def lease(
         (now + lease_ms, owner, *ids, now),
     )
     return sorted((item_row(tuple(r)) for r in rows), key=lambda i: i.id)
+
+
+def lease_free_sql(dialect: Dialect) -> str:
+    """One statement that leases ready unlimited items, for when no keyed item is ready:
+    (until, owner, now, limit) -> the leased items' ``ITEM_COLS``."""
+    return (
+        "UPDATE queue SET due_at = ?, lease_owner = ? WHERE id IN "
+        "(SELECT id FROM queue WHERE due_at <= ? AND ckey IS NULL "
+        f"ORDER BY due_at, id LIMIT ?{dialect.skip_locked}) "
+        f"RETURNING {ITEM_COLS}"
+    )
 
 
 async def _keyed(c: Conn, now: int, limit: int) -> list[int]:

@@ -1,7 +1,7 @@
 """The PostgreSQL store (asyncpg): for production, and for several server processes.
 
-Every limit and lease is enforced in the database (``FOR UPDATE SKIP LOCKED`` for
-leasing), so any number of Outlast processes can share one database.
+Every limit and lease is enforced in the database (row locks, advisory locks: see
+``dialect``), so any number of Outlast processes can share one database.
 """
 
 from __future__ import annotations
@@ -11,32 +11,26 @@ import logging
 import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from functools import lru_cache
 from typing import Any
 
 import asyncpg
 
 from outlast.domain import QueueItem
 from outlast.protocol.ids import now_ms
-from outlast.store import leasing
-from outlast.store.base import Session, Store
+from outlast.store import leasing, pg_functions
 from outlast.store.conn import Row
-from outlast.store.migrations import migrations
-from outlast.store.rows import ITEM_COLS, CheckpointStep, StepDone, item_row
+from outlast.store.dialect import POSTGRES
+from outlast.store.interface import Store
+from outlast.store.migrations import has_statements, migrations
+from outlast.store.rows import CheckpointStep, StepDone, item_row
+from outlast.store.session import Session
 
 log = logging.getLogger(__name__)
 
 #: Any constant: the advisory lock that serialises migrations across processes.
 _MIGRATION_LOCK = 7_271_830_117
-#: Advisory lock key serialising the concurrency-limited part of leasing across processes.
-LEASE_LOCK = 7_271_830_118
-
-
-@lru_cache(maxsize=1024)
-def _pg(sql: str) -> str:
-    """Translate ``?`` placeholders to ``$1, $2, ...`` (our SQL has no literal '?')."""
-    counter = iter(range(1, 10_000))
-    return re.sub(r"\?", lambda _: f"${next(counter)}", sql)
+_numbered = POSTGRES.placeholders
+_LEASE_FREE = _numbered(leasing.lease_free_sql(POSTGRES))
 
 
 def _count(status: str) -> int:
@@ -51,25 +45,17 @@ class _Conn:
         self.conn = conn
 
     async def execute(self, sql: str, args: Sequence[Any] = ()) -> int:
-        return _count(await self.conn.execute(_pg(sql), *args))
+        return _count(await self.conn.execute(_numbered(sql), *args))
 
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        await self.conn.executemany(_pg(sql), rows)
+        await self.conn.executemany(_numbered(sql), rows)
 
     async def fetch(self, sql: str, args: Sequence[Any] = ()) -> list[Row]:
-        return [tuple(r) for r in await self.conn.fetch(_pg(sql), *args)]
+        return [tuple(r) for r in await self.conn.fetch(_numbered(sql), *args)]
 
     async def fetchone(self, sql: str, args: Sequence[Any] = ()) -> Row | None:
-        r = await self.conn.fetchrow(_pg(sql), *args)
+        r = await self.conn.fetchrow(_numbered(sql), *args)
         return None if r is None else tuple(r)
-
-
-class _Session(Session):
-    for_update = " FOR UPDATE"
-    skip_locked = " FOR UPDATE SKIP LOCKED"
-    append_to_stack = (
-        "UPDATE runs SET stack = (stack::jsonb || jsonb_build_array(?::text))::text WHERE id = ?"
-    )
 
 
 async def _keep_session_state(conn: asyncpg.Connection) -> None:
@@ -81,7 +67,8 @@ async def _keep_session_state(conn: asyncpg.Connection) -> None:
 class PostgresStore(Store):
     """PostgreSQL at ``dsn`` (``postgresql://user@host:port/db``)."""
 
-    kind = "postgres"
+    kind = POSTGRES.name
+    dialect = POSTGRES
     shared = True
     writers = 4
 
@@ -124,12 +111,13 @@ class PostgresStore(Store):
                 "(version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)"
             )
             done = {r[0] for r in await conn.fetch("SELECT version FROM schema_migrations")}
-            for version, name, sql in migrations(self.kind):
+            for version, name, sql in migrations(POSTGRES.name):
                 if version in done:
                     continue
                 log.info("applying migration", extra={"migration": name})
                 async with conn.transaction():
-                    await conn.execute(sql)
+                    if has_statements(sql):  # asyncpg refuses a query of comments only
+                        await conn.execute(sql)
                     await conn.execute(
                         "INSERT INTO schema_migrations (version, name, applied_at) "
                         "VALUES ($1, $2, $3)",
@@ -137,6 +125,9 @@ class PostgresStore(Store):
                         name,
                         now_ms(),
                     )
+            replaced = await pg_functions.ensure(conn)
+            if replaced:
+                log.info("replaced functions", extra={"functions": replaced})
         finally:
             await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
 
@@ -153,12 +144,12 @@ class PostgresStore(Store):
     @asynccontextmanager
     async def tx(self) -> AsyncIterator[Session]:
         async with self._p().acquire() as conn, conn.transaction():
-            yield _Session(_Conn(conn))
+            yield Session(_Conn(conn), POSTGRES)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Session]:
         async with self._p().acquire() as conn:
-            yield _Session(_Conn(conn))
+            yield Session(_Conn(conn), POSTGRES)
 
     async def lease(self, owner: str, now: int, limit: int, lease_ms: int) -> list[QueueItem]:
         async with self._p().acquire() as conn:
@@ -166,10 +157,7 @@ class PostgresStore(Store):
             if first_keyed is None or first_keyed > now:
                 # Nothing under a concurrency limit is ready: one statement.
                 rows = await conn.fetch(
-                    "UPDATE queue SET due_at = $1, lease_owner = $2 WHERE id IN "
-                    "(SELECT id FROM queue WHERE due_at <= $3 AND ckey IS NULL "
-                    "ORDER BY due_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) "
-                    f"RETURNING {ITEM_COLS}",
+                    _LEASE_FREE,
                     now + lease_ms,
                     owner,
                     now,
@@ -183,13 +171,12 @@ class PostgresStore(Store):
                     now,
                     limit,
                     lease_ms,
-                    skip_locked=" FOR UPDATE SKIP LOCKED",
-                    keyed_lock=f"SELECT pg_advisory_xact_lock({LEASE_LOCK})",
+                    POSTGRES,
                 )
 
     async def save_checkpoints(self, batch: Sequence[CheckpointStep]) -> list[str]:
         """One round trip and one commit for the whole batch: the ``outlast_checkpoint``
-        function (migration 0008, the same checks and statements as the general
+        function (``pg_functions``: the same checks and statements as the general
         implementation) applied to each step, runs locked in id order."""
         order = sorted(range(len(batch)), key=lambda i: batch[i].run_id)
         cols = list(zip(*(dataclasses.astuple(batch[i]) for i in order), strict=True))
@@ -209,7 +196,7 @@ class PostgresStore(Store):
 
     async def steps_done(self, batch: Sequence[StepDone]) -> list[tuple[QueueItem, int] | None]:
         """One round trip and one commit for the whole batch: the ``outlast_step_done``
-        function (migration 0006, the same statements as the general implementation) is
+        function (``pg_functions``: the same statements as the general implementation) is
         applied to each answer in order."""
         # Runs are locked in id order, so two batches can never wait on each other.
         order = sorted(range(len(batch)), key=lambda i: batch[i].run_id)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from outlast.domain import QueueItem, QueueKind, Wait, WaitKind
 from outlast.store.conn import Row
 from outlast.store.rows import ITEM_COLS, WAIT_COLS, NewItem, Queries, item_row, j, wait_row
+from outlast.store.step_finished import REUSE_ITEM, positional
 
 #: Queue items that are calls to an app: the ones concurrency limits count.
 CALL_KINDS = (QueueKind.DISCOVER, QueueKind.STEP)
@@ -56,11 +57,9 @@ class QueueQueries(Queries):
     async def reuse_item(self, item_id: int, due_at: int, owner: str) -> QueueItem | None:
         """Turn a finished call's item into the run's next discovery call, leased by
         ``owner`` (one statement where delete + insert would take two)."""
-        r = await self.c.fetchone(
-            "UPDATE queue SET kind = ?, step = NULL, payload = NULL, attempt = 0, due_at = ?, "
-            f"lease_owner = ?, dedupe_key = NULL WHERE id = ? RETURNING {ITEM_COLS}",
-            (QueueKind.DISCOVER.value, due_at, owner, item_id),
-        )
+        values = {"due": due_at, "owner": owner, "item": item_id}
+        sql, names = positional(REUSE_ITEM)
+        r = await self.c.fetchone(sql, [values[n] for n in names])
         return None if r is None else item_row(r)
 
     async def get_item(self, item_id: int) -> QueueItem | None:
@@ -104,7 +103,7 @@ class QueueQueries(Queries):
         second's wait, delaying every call in the batch)."""
         await self.c.execute(
             "UPDATE queue SET due_at = ? WHERE id IN (SELECT id FROM queue "
-            f"WHERE lease_owner = ? AND due_at < ?{self.skip_locked})",
+            f"WHERE lease_owner = ? AND due_at < ?{self.dialect.skip_locked})",
             (until, owner, until),
         )
 

@@ -19,19 +19,16 @@ from outlast.domain import (
 )
 from outlast.protocol.jsonutil import dumps_str, loads
 from outlast.store.conn import Conn, Row
+from outlast.store.dialect import SQLITE, Dialect
 
 
 class Queries:
-    """Base of the query groups that make up :class:`~outlast.store.base.Session`."""
+    """Base of the query groups that make up :class:`~outlast.store.session.Session`."""
 
-    #: Row-lock suffix: PostgreSQL needs it so concurrent transactions on one run serialise;
-    #: SQLite has one writer at a time already.
-    for_update = ""
-    #: Row-lock suffix that passes over rows another transaction holds (PostgreSQL).
-    skip_locked = ""
-
-    def __init__(self, conn: Conn) -> None:
+    def __init__(self, conn: Conn, dialect: Dialect = SQLITE) -> None:
         self.c = conn
+        #: How the connection's database differs from the other (row locks, JSON).
+        self.dialect = dialect
         #: The earliest due time of the items this session queued for any worker to lease
         #: (None: none): the executor wakes up for them only if they are due soon.
         self.first_queued_due: int | None = None
@@ -67,7 +64,7 @@ class NewItem:
 @dataclass(frozen=True, slots=True)
 class StepDone:
     """A discovery call answered with one finished step, and the run goes on at once: the
-    most common answer, saved by :meth:`~outlast.store.base.Store.steps_done` in one go."""
+    most common answer, saved by :meth:`~outlast.store.interface.Store.steps_done` in one go."""
 
     run_id: str
     item_id: int

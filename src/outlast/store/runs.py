@@ -19,16 +19,14 @@ from outlast.store.rows import (
     step_row,
     uj,
 )
+from outlast.store.step_finished import STEP_FINISHED, positional, stack_push
 
 
 class RunQueries(Queries):
-    #: Push a step hash on a run's stack (a JSON array) in one statement: (hash, run id).
-    append_to_stack = "UPDATE runs SET stack = json_insert(stack, '$[#]', ?) WHERE id = ?"
-
     async def lock_run(self, run_id: str) -> RunRecord | None:
         """Read a run and hold its row until the transaction ends."""
         r = await self.c.fetchone(
-            f"SELECT {RUN_COLS} FROM runs WHERE id = ?{self.for_update}", (run_id,)
+            f"SELECT {RUN_COLS} FROM runs WHERE id = ?{self.dialect.for_update}", (run_id,)
         )
         return None if r is None else run_row(r)
 
@@ -278,32 +276,23 @@ class RunQueries(Queries):
         error: dict[str, Any] | None = None,
     ) -> bool:
         """Save a step's memo and push it on the run's stack; False if it was already done."""
-        n = await self.c.execute(
-            f"INSERT INTO steps ({STEP_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) "
-            "ON CONFLICT (run_id, hash) DO UPDATE SET status = excluded.status, "
-            # A wait or invoke is resolved without its op (""): keep the one recorded.
-            "op = COALESCE(NULLIF(excluded.op, ''), steps.op), "
-            "name = COALESCE(excluded.name, steps.name), "
-            "attempts = excluded.attempts, memo = excluded.memo, error = excluded.error, "
-            "started_at = COALESCE(excluded.started_at, steps.started_at), "
-            "ended_at = excluded.ended_at, done = 1 WHERE steps.done = 0",
-            (
-                run_id,
-                step_hash,
-                name,
-                op,
-                status.value,
-                attempts,
-                dumps_str(memo),
-                j(error),
-                now,
-                started_at,
-                now,
-            ),
-        )
-        if not n:
+        values = {
+            "run": run_id,
+            "hash": step_hash,
+            "name": name,
+            "op": op,
+            "status": status.value,
+            "attempts": attempts,
+            "memo": dumps_str(memo),
+            "error": j(error),
+            "now": now,
+            "started": started_at,
+        }
+        sql, names = positional(STEP_FINISHED)
+        if not await self.c.execute(sql, [values[n] for n in names]):
             return False
-        await self.c.execute(self.append_to_stack, (step_hash, run_id))
+        sql, names = positional(stack_push(self.dialect))
+        await self.c.execute(sql, [values[n] for n in names])
         if status is StepStatus.FAILED and error is not None:
             # Its last attempt failed (its code, or the server refused what it asked for):
             # recorded with the others. A step that succeeds writes no attempt.

@@ -24,9 +24,11 @@ from typing import Any
 from outlast.domain import QueueItem
 from outlast.protocol.ids import now_ms
 from outlast.store import leasing
-from outlast.store.base import Session, Store
 from outlast.store.conn import Row
+from outlast.store.dialect import SQLITE
+from outlast.store.interface import Store
 from outlast.store.migrations import migrations
+from outlast.store.session import Session
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +56,8 @@ class _Conn:
 class SQLiteStore(Store):
     """SQLite at ``path`` (a file, or ``:memory:`` for tests)."""
 
-    kind = "sqlite"
+    kind = SQLITE.name
+    dialect = SQLITE
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = str(path)
@@ -95,7 +98,7 @@ class SQLiteStore(Store):
             "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)"
         )
         done = {r[0] for r in await c.fetch("SELECT version FROM schema_migrations")}
-        for version, name, sql in migrations(self.kind):
+        for version, name, sql in migrations(SQLITE.name):
             if version in done:
                 continue
             log.info("applying migration", extra={"migration": name})
@@ -122,7 +125,7 @@ class SQLiteStore(Store):
         async with self._lock:
             w.db.execute("BEGIN IMMEDIATE")
             try:
-                yield Session(w)
+                yield Session(w, SQLITE)
             except BaseException:
                 w.db.execute("ROLLBACK")
                 raise
@@ -132,8 +135,8 @@ class SQLiteStore(Store):
     async def read(self) -> AsyncIterator[Session]:
         if self._reader is None:
             raise RuntimeError("store is not open")
-        yield Session(self._reader)
+        yield Session(self._reader, SQLITE)
 
     async def lease(self, owner: str, now: int, limit: int, lease_ms: int) -> list[QueueItem]:
         async with self.tx() as s:
-            return await leasing.lease(s.c, owner, now, limit, lease_ms)
+            return await leasing.lease(s.c, owner, now, limit, lease_ms, s.dialect)

@@ -14,3 +14,9 @@ def migrations(kind: str) -> list[tuple[int, str, str]]:
             version = int(entry.name.split("_", 1)[0])
             out.append((version, entry.name, entry.read_text()))
     return sorted(out)
+
+
+def has_statements(sql: str) -> bool:
+    """Whether a migration does anything: one that only one database needs is comments
+    only on the other."""
+    return any(line.strip() and not line.strip().startswith("--") for line in sql.splitlines())

@@ -1,0 +1,2 @@
+-- PostgreSQL only (its one-round-trip outlast_checkpoint function): nothing to change here.
+-- The file keeps the version numbers meaning the same change on both databases.
