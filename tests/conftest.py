@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from outlast.store.base import Store
+from outlast.store import Store
 from outlast.store.postgres import PostgresStore
 from outlast.store.sqlite import SQLiteStore
 

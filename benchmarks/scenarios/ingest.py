@@ -25,7 +25,7 @@ from benchmarks.common import (
 )
 from outlast.domain import EventRecord
 from outlast.protocol import ids
-from outlast.store.base import Store
+from outlast.store import Store
 
 SIZES = {"full": (100_000, 10_000), "smoke": (2_000, 500)}
 BATCH = 100

@@ -19,7 +19,7 @@ from typing import Any
 from outlast.engine.runtime import Engine, EngineConfig
 from outlast.protocol.ops import DEFAULT_MAX_EVENT_BYTES, MAX_EVENT_BYTES_CAP, ServerKind
 from outlast.server import ServerSettings, create_app
-from outlast.store.base import Store
+from outlast.store import Store
 
 log = logging.getLogger("outlast")
 

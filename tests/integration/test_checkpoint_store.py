@@ -10,8 +10,7 @@ from outlast.domain import QueueKind, RunRecord, RunStatus, StepStatus
 from outlast.engine import checkpoint
 from outlast.engine.checkpoint import Checkpoint, CheckpointRefused
 from outlast.protocol.ops import MAX_STEP_OUTPUT_BYTES
-from outlast.store import NewItem, NewRun
-from outlast.store.base import Store
+from outlast.store import NewItem, NewRun, Store
 
 
 def step(step_id: str, data: Any) -> dict[str, Any]:

@@ -27,8 +27,7 @@ from outlast.engine.machine import Machine, Options
 from outlast.engine.registry import Registry
 from outlast.protocol import ids
 from outlast.server import reads
-from outlast.store import NewItem, NewRun
-from outlast.store.base import Store
+from outlast.store import NewItem, NewRun, Store
 from outlast.store.dashboard import (
     BatchRow,
     Bounded,

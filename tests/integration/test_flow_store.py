@@ -7,8 +7,7 @@ import asyncio
 import dataclasses
 
 from outlast.domain import QueueKind, RunRecord, RunStatus
-from outlast.store import NewItem, NewRun
-from outlast.store.base import Store
+from outlast.store import NewItem, NewRun, Store
 from outlast.store.flow import PendingDebounce
 
 

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from outlast.domain import App, EventRecord, FunctionRecord, RunRecord, RunStatus, StepStatus
-from outlast.store import NewRun
-from outlast.store.base import Store
+from outlast.store import NewRun, Store
 
 
 def run_for(run_id: str, event_id: str, fn: str = "app-a", batch_id: str | None = None) -> NewRun:

@@ -16,8 +16,7 @@ from outlast.domain import (
     Wait,
     WaitKind,
 )
-from outlast.store import NewItem, NewRun
-from outlast.store.base import Store
+from outlast.store import NewItem, NewRun, Store
 from outlast.store.rows import StepDone
 
 

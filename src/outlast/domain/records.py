@@ -51,7 +51,8 @@ class QueueKind(StrEnum):
     DEBOUNCE = "debounce"
 
 
-#: Queue items that are calls to an app (the others are timers).
+#: Queue items that are calls to an app (the others are timers): the ones concurrency
+#: limits count.
 CALL_KINDS = frozenset({QueueKind.DISCOVER, QueueKind.STEP})
 
 

@@ -13,7 +13,7 @@ from outlast.domain import FunctionRecord
 from outlast.engine.config import ConfigProblem, FunctionSpec, build_spec
 from outlast.engine.expressions import ExpressionError
 from outlast.protocol.registration import FunctionConfig
-from outlast.store.base import Session
+from outlast.store import Session
 
 log = logging.getLogger(__name__)
 

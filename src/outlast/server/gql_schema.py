@@ -38,7 +38,7 @@ from outlast.server.gql_views import (
     step_output,
     trigger_view,
 )
-from outlast.store.base import Session, Store
+from outlast.store import Session, Store
 
 SDL = """
 "An instant, as an RFC 3339 string (UTC, milliseconds)."

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from outlast.domain import QueueItem, QueueKind, Wait, WaitKind
+from outlast.domain import CALL_KINDS, QueueItem, QueueKind, Wait, WaitKind
 from outlast.store.conn import Row
 from outlast.store.rows import ITEM_COLS, WAIT_COLS, NewItem, Queries, item_row, j, wait_row
 from outlast.store.step_finished import REUSE_ITEM, positional
 
-#: Queue items that are calls to an app: the ones concurrency limits count.
-CALL_KINDS = (QueueKind.DISCOVER, QueueKind.STEP)
 _INSERT_COLS = "run_id, kind, step, payload, attempt, due_at, dedupe_key, lease_owner"
 
 

@@ -269,7 +269,9 @@ def rate_limit(t: Target) -> None:
 
 
 def debounce(t: Target) -> None:
-    """Three events in quick succession: one run, 1 s after the last, with the last."""
+    """Three events in quick succession: one run, 5 s after the last, with the last. (Each
+    event is sent through the app, which is busy with the other scenarios meanwhile: a
+    shorter period let one send in a second, and a run start between two of them.)"""
     key = uuid.uuid4().hex
     ids = [t.send("debounce", {"key": key, "n": n}) for n in (1, 2, 3)]
     assert t.completed(ids[2]) == {"n": 3}

@@ -11,7 +11,7 @@ import pytest
 from outlast.domain import FunctionRecord, QueueItem, QueueKind
 from outlast.engine.machine import Machine, Options
 from outlast.engine.registry import Registry
-from outlast.store.base import Store
+from outlast.store import Store
 
 MakeMachine = Callable[..., Machine]
 

@@ -4,7 +4,7 @@ events failing the batch's ``if`` run alone (in-memory store)."""
 from __future__ import annotations
 
 from outlast.domain import EventRecord, QueueKind, RunRecord
-from outlast.store.base import Store
+from outlast.store import Store
 
 from .conftest import MakeMachine, function
 

@@ -11,8 +11,7 @@ import pytest
 from outlast.domain import QueueKind, RunRecord, RunStatus
 from outlast.engine import checkpoint
 from outlast.engine.checkpoint import CheckpointRefused
-from outlast.store import NewItem, NewRun
-from outlast.store.base import Store
+from outlast.store import NewItem, NewRun, Store
 
 
 def step(step_id: str, data: Any) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from outlast.domain import (
 from outlast.engine import manage
 from outlast.engine.machine import Machine
 from outlast.protocol.ops import EVENT_FUNCTION_FAILED
-from outlast.store.base import Store
+from outlast.store import Store
 from outlast.store.conn import Conn, Row
 
 from .conftest import MakeMachine, function

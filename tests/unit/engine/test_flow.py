@@ -10,7 +10,7 @@ from outlast.engine import flow
 from outlast.engine.config import build_spec
 from outlast.engine.machine import Machine
 from outlast.protocol.registration import FunctionConfig
-from outlast.store.base import Store
+from outlast.store import Store
 
 from .conftest import MakeMachine, due_items, function
 

@@ -11,7 +11,7 @@ import pytest
 from outlast.domain import App, EventRecord, FunctionRecord, QueueKind, RunStatus, StepStatus
 from outlast.engine import manage
 from outlast.engine.runtime import Engine, EngineConfig
-from outlast.store.base import Store
+from outlast.store import Store
 
 
 def fn(fid: str, triggers: list[dict[str, Any]]) -> dict[str, Any]:

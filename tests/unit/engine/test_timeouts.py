@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from outlast.domain import EventRecord, QueueKind, RunStatus
 from outlast.engine.machine import Machine
-from outlast.store.base import Store
+from outlast.store import Store
 
 from .conftest import MakeMachine, function
 

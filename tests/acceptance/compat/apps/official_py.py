@@ -226,7 +226,7 @@ async def rate_limit(ctx: inngest.Context) -> dict[str, Any]:
 @client.create_function(
     fn_id="debounce",
     trigger=inngest.TriggerEvent(event=f"{P}.debounce"),
-    debounce=inngest.Debounce(period=datetime.timedelta(seconds=1), key="event.data.key"),
+    debounce=inngest.Debounce(period=datetime.timedelta(seconds=5), key="event.data.key"),
 )
 async def debounce(ctx: inngest.Context) -> dict[str, Any]:
     return {"n": ctx.event.data["n"]}

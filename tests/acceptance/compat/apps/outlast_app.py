@@ -190,7 +190,7 @@ async def rate_limit(ctx: outlast.Context) -> dict[str, Any]:
 @client.function(
     id="debounce",
     trigger=on("debounce"),
-    debounce=outlast.Debounce(period="1s", key="event.data.key"),
+    debounce=outlast.Debounce(period="5s", key="event.data.key"),
 )
 async def debounce(ctx: outlast.Context) -> dict[str, Any]:
     return {"n": ctx.event.data["n"]}

@@ -154,7 +154,7 @@ const functions = [
     rateLimit: { limit: 1, period: "1m", key: "event.data.key" },
   }),
   fn("debounce", on("debounce"), async ({ event }) => ({ n: event.data.n }), {
-    debounce: { period: "1s", key: "event.data.key" },
+    debounce: { period: "5s", key: "event.data.key" },
   }),
   fn(
     "concurrency",
