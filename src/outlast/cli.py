@@ -16,6 +16,7 @@ from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
+from outlast.engine.caller import DEFAULT_CALL_TIMEOUT_S, MAX_CALL_TIMEOUT_S
 from outlast.engine.runtime import Engine, EngineConfig
 from outlast.protocol.ops import DEFAULT_MAX_EVENT_BYTES, MAX_EVENT_BYTES_CAP, ServerKind
 from outlast.server import ServerSettings, create_app
@@ -99,6 +100,19 @@ def _parser() -> argparse.ArgumentParser:
             help="how many queue items run at once in this process",
         )
         p.add_argument(
+            "--app-calls",
+            type=int,
+            default=int(_env("APP_CALLS") or 0) or None,
+            help="the most calls to one app in flight at once (default: 3/4 of "
+            "--queue-workers, so one slow or hanging app leaves room for the others)",
+        )
+        p.add_argument(
+            "--call-timeout",
+            type=float,
+            default=float(_env("CALL_TIMEOUT") or DEFAULT_CALL_TIMEOUT_S),
+            help="seconds an app has to answer a call before it counts as a failed attempt",
+        )
+        p.add_argument(
             "--max-event-bytes",
             type=int,
             default=int(_env("MAX_EVENT_BYTES") or DEFAULT_MAX_EVENT_BYTES),
@@ -147,6 +161,10 @@ def _check_limits(args: argparse.Namespace) -> str | None:
         return f"--max-event-bytes must be from 1024 to {MAX_EVENT_BYTES_CAP} (3 MiB)"
     if args.queue_workers < 1:
         return "--queue-workers must be at least 1"
+    if args.app_calls is not None and args.app_calls < 1:
+        return "--app-calls must be at least 1"
+    if not 1 <= args.call_timeout <= MAX_CALL_TIMEOUT_S:
+        return f"--call-timeout must be from 1 to {MAX_CALL_TIMEOUT_S} seconds"
     if args.retry_interval is not None and args.retry_interval <= 0:
         return "--retry-interval must be a positive number of seconds"
     if args.poll_interval < 0:
@@ -197,6 +215,8 @@ async def _serve(args: argparse.Namespace) -> None:
             signing_key=signing_key,
             retry_interval_ms=int(args.retry_interval * 1000) if args.retry_interval else None,
             max_inflight=args.queue_workers,
+            max_app_calls=args.app_calls,
+            call_timeout_s=args.call_timeout,
         ),
     )
     app = create_app(engine, settings)

@@ -82,10 +82,26 @@ async def test_extend_leases_keeps_items_of_a_live_worker(store: Store) -> None:
         await s.enqueue([NewItem(QueueKind.DISCOVER, "r1", due_at=0)])
     [item] = await store.lease("a", now=0, limit=1, lease_ms=1000)
     async with store.tx() as s:
-        await s.extend_leases("a", 5000)
+        await s.extend_leases("a", 5000, [item.id])
     assert await store.lease("b", now=2000, limit=1, lease_ms=1000) == []
     async with store.tx() as s:
         assert await s.delete_item(item.id)
+
+
+async def test_extend_leases_passes_over_items_the_worker_no_longer_works_on(
+    store: Store,
+) -> None:
+    """An item whose work failed is not kept leased by the heartbeat: its lease runs out
+    and another worker takes it. A released one is due again at once for anyone."""
+    async with store.tx() as s:
+        await s.enqueue([NewItem(QueueKind.DISCOVER, r, due_at=0) for r in ("r1", "r2", "r3")])
+    items = {i.run_id: i for i in await store.lease("a", now=0, limit=3, lease_ms=1000)}
+    async with store.tx() as s:
+        await s.extend_leases("a", 5000, [items["r1"].id])
+        await s.release_item(items["r3"].id, "a", 1500)
+        await s.release_item(items["r1"].id, "someone-else", 1500)  # not theirs: no effect
+    taken = await store.lease("b", now=2000, limit=3, lease_ms=1000)
+    assert sorted(i.run_id or "" for i in taken) == ["r2", "r3"]
 
 
 async def test_extending_leases_passes_over_items_another_transaction_holds(
@@ -109,12 +125,12 @@ async def test_extending_leases_passes_over_items_another_transaction_holds(
     await held.wait()
     if store.shared:  # SQLite has one writer: nothing else can be in a transaction now
         async with asyncio.timeout(5), store.tx() as s:
-            await s.extend_leases("a", 5000)
+            await s.extend_leases("a", 5000, [i.id for i in items.values()])
     release.set()
     await task
     if not store.shared:
         async with store.tx() as s:
-            await s.extend_leases("a", 5000)
+            await s.extend_leases("a", 5000, [i.id for i in items.values()])
     # r2's lease was extended; r1 is gone.
     assert await store.lease("b", now=2000, limit=2, lease_ms=1000) == []
     async with store.read() as r:

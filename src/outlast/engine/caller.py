@@ -8,6 +8,7 @@ each one); aiohttp's connector does neither.
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import logging
 import time
@@ -21,7 +22,7 @@ from multidict import CIMultiDict
 from outlast.engine.backoff import clamp_retry_after
 from outlast.protocol import jsonutil, signing
 from outlast.protocol.op import Op, OpError, parse_ops
-from outlast.protocol.ops import REQUEST_VERSION, Header, ServerKind
+from outlast.protocol.ops import MAX_STEP_OUTPUT_BYTES, REQUEST_VERSION, Header, ServerKind
 
 log = logging.getLogger(__name__)
 
@@ -117,10 +118,12 @@ def parse_response(status: int, headers: Mapping[str, str], raw: bytes) -> CallR
             f"the URL answered HTTP {status} without an {Header.SDK} header: not an SDK",
             status=status,
         )
+    json_body = True
     try:
         body: Any = jsonutil.loads(raw) if raw.strip() else None
     except ValueError:
         body = raw.decode(errors="replace")
+        json_body = False
     if status == 201:
         # Streamed: keep-alive whitespace, then {"status", "headers", "body"}.
         if not isinstance(body, dict) or "status" not in body:
@@ -130,6 +133,12 @@ def parse_response(status: int, headers: Mapping[str, str], raw: bytes) -> CallR
         inner_headers = CIMultiDict({Header.SDK: "stream", **(body.get("headers") or {})})
         return parse_response(int(body["status"]), inner_headers, inner_raw)
     if status == 200:
+        if not json_body:
+            # The output would be the raw text: a broken app or a proxy's page, not a result.
+            return _error(
+                f"the app answered HTTP 200 with a body that is not JSON: {body[:200]!r}",
+                status=status,
+            )
         return Done(output=body, status=status)
     if status == 206:
         try:
@@ -148,6 +157,34 @@ def _retry_headers(headers: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
+#: How long an app has to answer a call by default (``outlast dev|start --call-timeout``).
+DEFAULT_CALL_TIMEOUT_S = 120.0
+#: The longest ``--call-timeout``: as long as a call may take on Inngest's servers.
+MAX_CALL_TIMEOUT_S = 2 * 3600
+
+#: The largest answer read from an app. Over it, the call fails without the rest being
+#: read: room for one output at its limit (4 MB, which fails its step when over) and the
+#: op around it, not for answers that would have to be refused anyway.
+MAX_ANSWER_BYTES = 2 * MAX_STEP_OUTPUT_BYTES
+#: Answers larger than this are parsed on a worker thread.
+PARSE_INLINE_BYTES = 256 * 1024
+
+
+async def _read_capped(resp: aiohttp.ClientResponse, cap: int) -> bytes | None:
+    """The body, or None as soon as it is known to be over ``cap`` bytes (by its
+    Content-Length, or while it streams in)."""
+    if resp.content_length is not None and resp.content_length > cap:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in resp.content.iter_chunked(256 * 1024):
+        size += len(chunk)
+        if size > cap:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 class Caller:
     """Sends execution requests to apps."""
 
@@ -156,13 +193,15 @@ class Caller:
         *,
         signing_key: str | None,
         server_kind: ServerKind,
-        timeout_s: float = 300.0,
+        timeout_s: float = DEFAULT_CALL_TIMEOUT_S,
         max_connections: int = 256,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
     ) -> None:
         self.signing_key = signing_key
         self.server_kind = server_kind
         self.timeout = aiohttp.ClientTimeout(total=timeout_s, connect=10.0)
         self.max_connections = max_connections
+        self.max_answer_bytes = max_answer_bytes
         self._session: aiohttp.ClientSession | None = None
 
     def _client(self) -> aiohttp.ClientSession:
@@ -204,8 +243,18 @@ class Caller:
             async with self._client().post(
                 url, data=body, headers=headers, allow_redirects=False
             ) as resp:
-                raw = await resp.read()
+                raw = await _read_capped(resp, self.max_answer_bytes)
                 log.debug("called %s: HTTP %d", url, resp.status, extra={"run_id": run_id})
+                if raw is None:
+                    return _error(
+                        f"the app's answer is over {self.max_answer_bytes} bytes: refused "
+                        "unread (a step's or the function's output may be 4 MB at most)",
+                        name="AnswerTooLarge",
+                        status=resp.status,
+                    )
+                if len(raw) > PARSE_INLINE_BYTES:
+                    # Parsing a large answer takes a while: not on the loop other calls use.
+                    return await asyncio.to_thread(parse_response, resp.status, resp.headers, raw)
                 return parse_response(resp.status, resp.headers, raw)
         except TimeoutError:
             return _error(f"request to {url} timed out", name="TimeoutError")

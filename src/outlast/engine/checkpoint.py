@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from outlast.domain import RunStatus, StepStatus
+from outlast.engine.caller import MAX_CALL_TIMEOUT_S
 from outlast.protocol import jsonutil
 from outlast.protocol.op import Op, parse_ops
 from outlast.protocol.ops import MAX_STEP_OUTPUT_BYTES, Opcode
@@ -46,9 +47,9 @@ async def save_output(
     started_at: int | None,
     attempts: int,
     now: int,
-) -> None:
-    """Save a step's output (a ``StepRun`` op). An output over the limit fails the step
-    instead: retrying would fail the same way."""
+) -> bool:
+    """Save a step's output (a ``StepRun`` op); False when the step had finished already.
+    An output over the limit fails the step instead: retrying would fail the same way."""
     data = op.output
     size = len(jsonutil.dumps(data))
     too_big: dict[str, Any] | None = None
@@ -57,7 +58,7 @@ async def save_output(
             "name": "OutputTooLarge",
             "message": f"step output is {size} bytes; the limit is {MAX_STEP_OUTPUT_BYTES}",
         }
-    await s.complete_step(
+    return await s.complete_step(
         run_id,
         op.id,
         name=op.label,
@@ -172,8 +173,8 @@ def _steps(c: Checkpoint, req: Request) -> list[CheckpointStep]:
     return rows
 
 
-#: The longest step duration believed from an SDK's ``timing`` (a call lasts at most 5 min).
-MAX_TIMING_MS = 15 * 60 * 1000
+#: The longest step duration believed from an SDK's ``timing``: a step runs within one call.
+MAX_TIMING_MS = int(MAX_CALL_TIMEOUT_S * 1000)
 
 
 def _started_at(op: Op, now: int) -> int | None:

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -43,6 +44,11 @@ log = logging.getLogger(__name__)
 #: The longest the loop sleeps before looking at the store again (other processes may
 #: have added work it was not told about).
 MAX_IDLE_MS = 1000
+#: How long an item whose work failed on this side (the store was unreachable, say) waits
+#: before it is due again, for any worker.
+RELEASE_DELAY_MS = 1000
+#: How long a call waits in the queue when its app has its share of the slots busy.
+APP_BUSY_DELAY_MS = 500
 
 
 def step_url(url: str, step_id: str) -> str:
@@ -112,7 +118,9 @@ def one_step_done(item: QueueItem, run: RunRecord, result: CallResult) -> tuple[
     if not isinstance(result, Ops) or len(result.ops) != 1:
         return None
     op = result.ops[0]
-    if op.op not in CHECKPOINT_OPS or not op.id:
+    if op.op not in CHECKPOINT_OPS or not op.id or op.id in run.stack:
+        # A step that finished already goes through the general path, which counts an
+        # answer that changes nothing as a failed attempt.
         return None
     data = jsonutil.dumps(op.output)
     if len(data) > MAX_STEP_OUTPUT_BYTES:
@@ -133,6 +141,7 @@ class Executor:
         owner: str,
         lease_ms: int,
         max_inflight: int = 256,
+        max_app_calls: int | None = None,
     ) -> None:
         self.store = store
         self.machine = machine
@@ -141,8 +150,15 @@ class Executor:
         self.owner = owner
         self.lease_ms = lease_ms
         self.max_inflight = max_inflight
+        self.max_app_calls = max_app_calls or max(1, max_inflight * 3 // 4)
+        #: Calls in flight per app: one slow or hanging app may hold no more than
+        #: ``max_app_calls`` of the slots, whatever is queued for it.
+        self._app_calls: Counter[str] = Counter()
         self._wake = asyncio.Event()
         self._inflight: set[asyncio.Task[None]] = set()
+        #: The leased items a task of this process is working on: the heartbeat extends
+        #: these leases, and only these.
+        self._working: set[int] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         self._steps_done = group_commit.steps_done(store)
@@ -184,9 +200,12 @@ class Executor:
     async def _heartbeat(self) -> None:
         while True:
             await asyncio.sleep(self.lease_ms / 3000)
+            working = list(self._working)
+            if not working:
+                continue
             try:
                 async with self.store.tx() as s:
-                    await s.extend_leases(self.owner, now_ms() + self.lease_ms)
+                    await s.extend_leases(self.owner, now_ms() + self.lease_ms, working)
             except Exception:
                 log.exception("could not extend leases")
 
@@ -207,6 +226,7 @@ class Executor:
             self._wake.clear()
             items = await self.store.lease(self.owner, now_ms(), min(free, 100), self.lease_ms)
             for item in items:
+                self._working.add(item.id)
                 task = asyncio.create_task(self._run(item))
                 self._inflight.add(task)
                 task.add_done_callback(self._done)
@@ -231,22 +251,45 @@ class Executor:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout / 1000)
 
-    async def _run(self, item: QueueItem | None) -> None:
-        limited = item is not None and item.ckey is not None
+    async def _run(self, item: QueueItem) -> None:
+        limited = item.ckey is not None
+        current: QueueItem | None = item
         try:
             known: RunState | None = None
-            while item is not None:
-                if item.kind in CALL_KINDS:
-                    item, known = await self._call(item, known)
+            while current is not None:
+                if current.kind in CALL_KINDS:
+                    nxt, known = await self._call(current, known)
                 else:
-                    item = await self._one(item)
+                    nxt = await self._one(current)
+                self._working.discard(current.id)
+                if nxt is not None:
+                    self._working.add(nxt.id)
+                current = nxt
         except asyncio.CancelledError:
             raise
         except Exception:
-            # The item stays leased; it runs again when the lease expires.
             log.exception("failed to process queue item")
+            if current is not None:
+                await self._release(current)
+        finally:
+            if current is not None:
+                self._working.discard(current.id)
         if limited:
             self._wake.set()  # a concurrency slot is free: a call waiting for it may go
+
+    async def _release(self, item: QueueItem, delay_ms: int = RELEASE_DELAY_MS) -> None:
+        """The item's work failed on this side (not the app's answer: that is an attempt),
+        or could not start: due again in ``delay_ms``, for any worker. If even that cannot
+        be saved, the heartbeat no longer extends its lease, which runs out."""
+        try:
+            async with self.store.tx() as s:
+                await s.release_item(item.id, self.owner, now_ms() + delay_ms)
+        except Exception as exc:
+            log.warning(
+                "could not release a queue item (its lease will run out): %r",
+                exc,
+                extra={"item": item.id, "run_id": item.run_id},
+            )
 
     async def _one(self, item: QueueItem) -> QueueItem | None:
         if item.kind in timers.HANDLERS:
@@ -297,6 +340,22 @@ class Executor:
                         },
                     )
             return None, None
+        app = spec.app_id
+        if self._app_calls[app] >= self.max_app_calls:
+            # The app has its share of the slots busy (slow or hanging calls): this call
+            # waits in the queue a moment, and the slot goes to other apps' work.
+            await self._release(item, APP_BUSY_DELAY_MS)
+            return None, None
+        # Taken now, before any await: tasks checking meanwhile must see it.
+        self._app_calls[app] += 1
+        try:
+            return await self._call_app(item, run, spec, memos)
+        finally:
+            self._app_calls[app] -= 1
+
+    async def _call_app(
+        self, item: QueueItem, run: RunRecord, spec: FunctionSpec, memos: dict[str, Any]
+    ) -> tuple[QueueItem | None, RunState | None]:
         step_id = item.step if item.kind is QueueKind.STEP and item.step else DISCOVERY_STEP_ID
         started = now_ms()
         if run.status is RunStatus.QUEUED:

@@ -28,7 +28,8 @@ from outlast.engine import admission, batching, debounce, flow, skips, timeouts
 from outlast.engine import events as ev
 from outlast.engine.config import FunctionSpec
 from outlast.engine.registry import Registry
-from outlast.protocol import ids
+from outlast.protocol import ids, jsonutil
+from outlast.protocol.ops import MAX_STEP_OUTPUT_BYTES
 from outlast.store import NewItem, NewRun, Session
 
 log = logging.getLogger(__name__)
@@ -334,6 +335,18 @@ class Lifecycle:
                 s, parent["run_id"], parent["step"], memo, now, failed="error" in memo
             )
         return True
+
+    async def complete(self, s: Session, run: RunRecord, output: Any, now: int) -> bool:
+        """The function returned ``output``: the run completes, or fails when the output is
+        over the limit (returning it again would fail the same way)."""
+        size = len(jsonutil.dumps(output))
+        if size > MAX_STEP_OUTPUT_BYTES:
+            err = error_dict(
+                "OutputTooLarge",
+                f"the function's output is {size} bytes; the limit is {MAX_STEP_OUTPUT_BYTES}",
+            )
+            return await self.finish(s, run, RunStatus.FAILED, now, error=err)
+        return await self.finish(s, run, RunStatus.COMPLETED, now, output=output)
 
     async def cancel(self, s: Session, run_id: str, now: int, *, reason: str) -> bool:
         run = await s.lock_run(run_id)

@@ -20,12 +20,12 @@ from outlast.engine import ops, timers
 from outlast.engine.backoff import retry_delay_ms
 from outlast.engine.caller import CallResult, Done, Failed
 from outlast.engine.config import FunctionSpec
-from outlast.engine.lifecycle import DEDUPE_MS, Lifecycle, Options, error_dict
+from outlast.engine.lifecycle import Lifecycle, Options, error_dict
 from outlast.engine.payloads import StepPayload
 from outlast.protocol.ops import Opcode
 from outlast.store import NewItem, Session
 
-__all__ = ["DEDUPE_MS", "Machine", "Options", "error_dict"]
+__all__ = ["Machine", "Options"]
 
 
 class Machine(Lifecycle):
@@ -55,7 +55,7 @@ class Machine(Lifecycle):
             await self.start(s, run.id, spec, started_at)
         if isinstance(result, Done):
             await s.delete_item(item.id)
-            await self.finish(s, run, RunStatus.COMPLETED, now, output=result.output)
+            await self.complete(s, run, result.output, now)
             return None
         if isinstance(result, Failed):
             await self._call_failed(s, item, run, spec, result, started_at, now)
@@ -96,6 +96,19 @@ class Machine(Lifecycle):
         await s.delete_item(item.id)
         await self.finish(s, run, RunStatus.FAILED, now, error=err)
 
+    async def _stalled(self, call: ops.Call) -> bool:
+        """A discovery call whose answer changed nothing, for a run with no other work:
+        counted as a failed attempt (True). Dropping its item would leave the run with no
+        next step; calling again at once could loop for ever."""
+        item, run = call.item, call.run
+        if item.kind is not QueueKind.DISCOVER or await call.s.pending_steps(run.id) > 0:
+            return False
+        done = ", ".join(sorted({op.id[:40] for op in call.result.ops}))
+        why = f"the app answered with steps that had finished already ({done})"
+        failed = Failed(error_dict("NoProgress", why), status=call.result.status)
+        await self._call_failed(call.s, item, run, call.spec, failed, call.started_at, call.now)
+        return True
+
     async def _carry_out(self, call: ops.Call) -> QueueItem | None:
         """Carry out each op, then decide what becomes of the call's item: reused for the
         run's next call at once, replaced by a discovery once a step's siblings are done,
@@ -103,13 +116,13 @@ class Machine(Lifecycle):
         s, item, run = call.s, call.item, call.run
         outcomes: set[ops.Outcome] = set()
         for op in call.result.ops:
-            if not op.id and op.op != Opcode.RUN_COMPLETE:
-                continue
             outcome = await ops.handler(op.op)(call, op)
             if outcome is ops.Outcome.ENDED:
                 return None
             outcomes.add(outcome)
         if ops.Outcome.RETRYING in outcomes:
+            return None
+        if outcomes == {ops.Outcome.NOTHING} and await self._stalled(call):
             return None
         if item.kind is QueueKind.STEP or not call.result.ops:
             # Deleted first: the count below is of the planned steps still to run.

@@ -13,7 +13,7 @@ from typing import Any
 
 from outlast.domain import App, EventRecord, FunctionRecord, RunRecord
 from outlast.engine import checkpoint, manage
-from outlast.engine.caller import Caller
+from outlast.engine.caller import DEFAULT_CALL_TIMEOUT_S, Caller
 from outlast.engine.config import build_spec
 from outlast.engine.executor import Executor
 from outlast.engine.group_commit import GroupCommit
@@ -39,7 +39,9 @@ class EngineConfig:
     retry_interval_ms: int | None = None
     lease_ms: int = 20_000
     max_inflight: int = 256
-    call_timeout_s: float = 300.0
+    #: Calls to one app in flight at once (None: 3/4 of ``max_inflight``).
+    max_app_calls: int | None = None
+    call_timeout_s: float = DEFAULT_CALL_TIMEOUT_S
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +79,7 @@ class Engine:
             owner=self.owner,
             lease_ms=config.lease_ms,
             max_inflight=config.max_inflight,
+            max_app_calls=config.max_app_calls,
         )
         self._checkpoints: GroupCommit[checkpoint.Checkpoint, int] = GroupCommit(
             functools.partial(checkpoint.apply_batch, store), flushers=store.writers

@@ -9,9 +9,11 @@ text, so the server can say which op it does not support.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from outlast.protocol.ops import Opcode
 
 
 class _Absent:
@@ -185,14 +187,33 @@ def parallel_mode(opts: Mapping[str, Any]) -> str | None:
 
 
 def parse_ops(body: Any) -> tuple[Op, ...]:
-    """A 206 body (one op or a list of them) as ops. Raises :class:`OpError`."""
+    """A 206 body (one op or a list of them) as ops. Raises :class:`OpError` naming what
+    is wrong: a body that is not a list of objects, an op without ``op``, or an op other
+    than ``RunComplete`` without the ``id`` of its step."""
     if isinstance(body, Mapping):
         body = [body]
-    if not isinstance(body, Sequence) or isinstance(body, str | bytes):
-        raise OpError("malformed op list in a 206 answer")
-    if not all(isinstance(raw, Mapping) for raw in body):
-        raise OpError("malformed op list in a 206 answer")
-    return tuple(Op.from_wire(raw) for raw in body)
+    if not isinstance(body, list):
+        raise OpError(f"a 206 answer must be a list of ops, not {_kind(body)}")
+    ops = []
+    for i, raw in enumerate(body):
+        if not isinstance(raw, Mapping):
+            raise OpError(f"op {i} of the answer is {_kind(raw)}, not an object")
+        op = Op.from_wire(raw)
+        if not op.op:
+            raise OpError(f"op {i} of the answer has no 'op' (its keys: {_keys(raw)})")
+        if not op.id and op.op != Opcode.RUN_COMPLETE:
+            raise OpError(f"op {i} of the answer ({op.op[:40]!r}) has no step 'id'")
+        ops.append(op)
+    return tuple(ops)
+
+
+def _kind(value: Any) -> str:
+    names = {dict: "an object", list: "a list", str: "a string", type(None): "null"}
+    return names.get(type(value), "a number" if isinstance(value, int | float) else "a value")
+
+
+def _keys(raw: Mapping[str, Any]) -> str:
+    return ", ".join(sorted(str(k)[:40] for k in raw)[:10]) or "none"
 
 
 def _text(value: Any) -> str | None:

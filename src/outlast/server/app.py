@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -17,6 +18,7 @@ from outlast.server.dashboard import dashboard_routes
 from outlast.server.discovery import Discovery
 from outlast.server.responses import error, json_response
 from outlast.server.settings import ServerSettings
+from outlast.server.store_errors import StoreErrors
 
 
 async def health(request: Request) -> Response:
@@ -87,6 +89,7 @@ def create_app(engine: Engine, settings: ServerSettings) -> Starlette:
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
+        middleware=[Middleware(StoreErrors, store=engine.store)],
         exception_handlers={HTTPException: http_error, Exception: internal_error},
     )
     app.state.engine = engine

@@ -20,12 +20,22 @@ from outlast.protocol.ids import now_ms
 from outlast.store import leasing, pg_functions
 from outlast.store.conn import Row
 from outlast.store.dialect import POSTGRES
-from outlast.store.interface import Store
+from outlast.store.interface import Store, StoreFailure, causes
 from outlast.store.migrations import has_statements, migrations
 from outlast.store.rows import CheckpointStep, StepDone, item_row
 from outlast.store.session import Session
 
 log = logging.getLogger(__name__)
+
+#: asyncpg's errors for a server that is away for now: connection lost or refused,
+#: shutting down or starting up (class 57), out of connections or memory (class 53), and
+#: the network's errors (plus asyncpg's "connection is closed", checked by its text).
+_UNAVAILABLE = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.InsufficientResourcesError,
+    OSError,
+)
 
 #: Any constant: the advisory lock that serialises migrations across processes.
 _MIGRATION_LOCK = 7_271_830_117
@@ -140,6 +150,16 @@ class PostgresStore(Store):
         if self._pool is None:
             raise RuntimeError("store is not open")
         return self._pool
+
+    def failure(self, exc: BaseException) -> StoreFailure | None:
+        for e in causes(exc):
+            if isinstance(e, asyncpg.DiskFullError):
+                return StoreFailure.FULL
+            if isinstance(e, _UNAVAILABLE):
+                return StoreFailure.UNAVAILABLE
+            if isinstance(e, asyncpg.InterfaceError) and "closed" in str(e):
+                return StoreFailure.UNAVAILABLE
+        return super().failure(exc)
 
     @asynccontextmanager
     async def tx(self) -> AsyncIterator[Session]:

@@ -9,6 +9,8 @@ from outlast.store.conn import Row
 from outlast.store.rows import ITEM_COLS, WAIT_COLS, NewItem, Queries, item_row, j, wait_row
 from outlast.store.step_finished import REUSE_ITEM, positional
 
+#: Items extended per heartbeat statement.
+LEASE_CHUNK = 500
 _INSERT_COLS = "run_id, kind, step, payload, attempt, due_at, dedupe_key, lease_owner"
 
 
@@ -93,16 +95,31 @@ class QueueQueries(Queries):
         times = [int(r[0]) for r in (free, keyed) if r is not None and r[0] is not None]
         return min(times) if times else None
 
-    async def extend_leases(self, owner: str, until: int) -> None:
-        """Keep the owner's leased items leased until ``until``. Rows another transaction
-        holds are passed over: that transaction is finishing the item (deleting or reusing
-        it), and locking the owner's rows in one statement while it waited on them would
-        deadlock with a group commit holding several items (PostgreSQL found that after a
-        second's wait, delaying every call in the batch)."""
+    async def extend_leases(self, owner: str, until: int, item_ids: Sequence[int]) -> None:
+        """Keep these items leased until ``until``, those of them the owner still leases:
+        the ones it is working on. An item it leased and no longer works on (its work
+        failed) is left to expire, so another worker takes it.
+
+        Rows another transaction holds are passed over: that transaction is finishing the
+        item (deleting or reusing it), and locking the owner's rows in one statement while
+        it waited on them would deadlock with a group commit holding several items."""
+        ids = sorted(set(item_ids))
+        for start in range(0, len(ids), LEASE_CHUNK):
+            chunk = ids[start : start + LEASE_CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            await self.c.execute(
+                "UPDATE queue SET due_at = ? WHERE id IN (SELECT id FROM queue "
+                f"WHERE id IN ({marks}) AND lease_owner = ? AND due_at < ?"
+                f"{self.dialect.skip_locked})",
+                (until, *chunk, owner, until),
+            )
+
+    async def release_item(self, item_id: int, owner: str, due_at: int) -> None:
+        """Give up a leased item (its work failed, not because of the app): due again at
+        ``due_at`` for any worker, its attempt unchanged."""
         await self.c.execute(
-            "UPDATE queue SET due_at = ? WHERE id IN (SELECT id FROM queue "
-            f"WHERE lease_owner = ? AND due_at < ?{self.dialect.skip_locked})",
-            (until, owner, until),
+            "UPDATE queue SET due_at = ?, lease_owner = NULL WHERE id = ? AND lease_owner = ?",
+            (due_at, item_id, owner),
         )
 
     async def queue_size(self) -> int:

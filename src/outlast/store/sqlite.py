@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -26,11 +27,15 @@ from outlast.protocol.ids import now_ms
 from outlast.store import leasing
 from outlast.store.conn import Row
 from outlast.store.dialect import SQLITE
-from outlast.store.interface import Store
+from outlast.store.interface import Store, StoreFailure, causes
 from outlast.store.migrations import migrations
 from outlast.store.session import Session
 
 log = logging.getLogger(__name__)
+
+#: SQLite's messages for failures that pass (another process's lock, a disk that came
+#: back): the others are bugs.
+_TRANSIENT = re.compile(r"locked|busy|disk I/O error|unable to open|readonly")
 
 
 class _Conn:
@@ -118,6 +123,17 @@ class SQLiteStore(Store):
         if self._writer is None:
             raise RuntimeError("store is not open")
         return self._writer
+
+    def failure(self, exc: BaseException) -> StoreFailure | None:
+        for e in causes(exc):
+            if isinstance(e, sqlite3.OperationalError | sqlite3.DatabaseError):
+                if getattr(e, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or (
+                    "full" in str(e)
+                ):
+                    return StoreFailure.FULL
+                if isinstance(e, sqlite3.OperationalError) and _TRANSIENT.search(str(e)):
+                    return StoreFailure.UNAVAILABLE
+        return super().failure(exc)
 
     @asynccontextmanager
     async def tx(self) -> AsyncIterator[Session]:

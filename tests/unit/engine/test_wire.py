@@ -17,6 +17,28 @@ def test_200_is_the_function_result() -> None:
     assert r.kind == "done" and r.output == {"ok": True}
 
 
+def test_200_whose_body_is_not_json_is_an_error_not_an_output() -> None:
+    r = parse_response(200, httpx.Headers(SDK), b"<html>proxy says hi</html>")
+    assert r.kind == "error" and r.status == 200
+    assert "not JSON" in (r.error or {})["message"] and "proxy says hi" in r.error["message"]
+    assert parse_response(200, httpx.Headers(SDK), b"").kind == "done"
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        (b'{"weird": true}', "has no 'op' (its keys: weird)"),
+        (b'[{"op": "StepRun", "data": 1}]', "op 0 of the answer ('StepRun') has no step 'id'"),
+        (b'[{"op": "StepRun", "id": "a"}, 3]', "op 1 of the answer is a number"),
+        (b'"ops"', "must be a list of ops, not a string"),
+        (b"not json", "must be a list of ops, not a string"),
+    ],
+)
+def test_a_206_the_server_cannot_apply_is_an_error_naming_why(body: bytes, says: str) -> None:
+    r = parse_response(206, httpx.Headers(SDK), body)
+    assert r.kind == "error" and says in (r.error or {})["message"]
+
+
 def test_206_is_a_list_of_ops_and_a_single_object_is_accepted() -> None:
     r = parse_response(206, httpx.Headers(SDK), b'{"op": "StepRun", "id": "x", "data": 1}')
     assert r.kind == "ops" and [o.to_wire() for o in r.ops] == [

@@ -32,8 +32,12 @@ class Call:
 class Outcome(Enum):
     """What an op did to the run, which decides what becomes of the call's queue item."""
 
-    #: Nothing the call can go on with: planned, paused, or skipped.
+    #: Work was scheduled (a planned step's call, a timer, a wait): the run goes on later.
     WAITS = "waits"
+    #: The op changed nothing (a step that had finished already). An answer of only such
+    #: ops made no progress: it counts as a failed attempt, so a confused app cannot keep
+    #: the server calling it in a loop.
+    NOTHING = "nothing"
     #: A step finished (done or failed for good): the run may go on at once.
     PROGRESSED = "progressed"
     #: A step will be retried later; its item is set.

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from outlast.domain import RunStatus
 from outlast.engine.ops.base import Call, Outcome
 from outlast.protocol.op import Op
 
 
 async def handle(call: Call, op: Op) -> Outcome:
     await call.s.delete_item(call.item.id)
-    await call.life.finish(call.s, call.run, RunStatus.COMPLETED, call.now, output=op.output)
+    await call.life.complete(call.s, call.run, op.output, call.now)
     return Outcome.ENDED

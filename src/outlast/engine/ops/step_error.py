@@ -22,7 +22,7 @@ async def handle(call: Call, op: Op) -> Outcome:
         or item.attempt + 1 >= call.spec.retries + 1
     )
     if last:
-        await s.complete_step(
+        saved = await s.complete_step(
             call.run.id,
             op.id,
             name=op.label,
@@ -34,7 +34,7 @@ async def handle(call: Call, op: Op) -> Outcome:
             attempts=item.attempt + 1,
             error=err,
         )
-        return Outcome.PROGRESSED
+        return Outcome.PROGRESSED if saved else Outcome.NOTHING
     delay = call.result.retry_after_ms or retry_delay_ms(
         item.attempt, call.life.opts.retry_interval_ms
     )

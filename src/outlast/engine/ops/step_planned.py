@@ -17,7 +17,7 @@ async def handle(call: Call, op: Op) -> Outcome:
         # A discovery call that raced a parallel step's result (race mode) plans a step
         # that has finished since: running it again would break "a finished step never
         # runs twice", and the SDK would skip the others.
-        return Outcome.WAITS
+        return Outcome.NOTHING
     await s.upsert_step(
         run.id, op.id, name=op.label, op=op.op, status=StepStatus.PLANNED, now=call.now
     )

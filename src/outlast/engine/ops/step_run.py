@@ -8,7 +8,7 @@ from outlast.protocol.op import Op
 
 
 async def handle(call: Call, op: Op) -> Outcome:
-    await checkpoint.save_output(
+    saved = await checkpoint.save_output(
         call.s,
         call.run.id,
         op,
@@ -16,4 +16,4 @@ async def handle(call: Call, op: Op) -> Outcome:
         attempts=call.item.attempt + 1,
         now=call.now,
     )
-    return Outcome.PROGRESSED
+    return Outcome.PROGRESSED if saved else Outcome.NOTHING

@@ -1,0 +1,81 @@
+"""The executor when the store fails under it: the item whose work failed is released and
+done again shortly; the heartbeat keeps only the leases of work in progress."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from outlast.domain import EventRecord, RunStatus
+from outlast.engine.caller import CallResult, Done
+from outlast.engine.executor import Executor
+from outlast.store import Session
+from outlast.store.sqlite import SQLiteStore
+
+from .conftest import MakeMachine, function
+
+
+class FlakyStore(SQLiteStore):
+    """The in-memory store, whose next ``fail_next`` transactions fail to begin."""
+
+    fail_next = 0
+
+    def tx(self) -> AbstractAsyncContextManager[Session]:
+        if self.fail_next:
+            self.fail_next -= 1
+            return _unreachable()
+        return super().tx()
+
+
+@contextlib.asynccontextmanager
+async def _unreachable() -> AsyncIterator[Session]:
+    raise OSError("the database is unreachable")
+    yield  # pragma: no cover
+
+
+class ArmingCaller:
+    """An app that answers "done" at once; its first answer arrives as the store fails."""
+
+    def __init__(self, store: FlakyStore) -> None:
+        self.store = store
+        self.calls = 0
+
+    async def call(self, url: str, payload: dict[str, Any], run_id: str) -> CallResult:
+        self.calls += 1
+        if self.calls == 1:
+            # Saving this answer fails (the group commit tries twice: as a batch, then alone).
+            self.store.fail_next = 2
+        return Done({"ok": True})
+
+
+async def test_work_that_failed_on_a_store_error_is_done_again(machine: MakeMachine) -> None:
+    store = FlakyStore(":memory:")
+    await store.open()
+    m = machine(function("app-f", "f"))
+    caller = ArmingCaller(store)
+    executor = Executor(store, m, m.registry, caller, owner="w", lease_ms=600)  # type: ignore[arg-type]
+    async with store.tx() as s:
+        [run] = await m.ingest(s, [EventRecord("01E", "go", {"name": "go", "data": {}}, 1)], 1)
+    await executor.start()
+    try:
+        deadline = time.monotonic() + 8
+        status = RunStatus.QUEUED
+        while time.monotonic() < deadline:
+            async with store.read() as r:
+                found = await r.get_run(run.id)
+            assert found is not None
+            status = found.status
+            if status.finished:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await executor.stop()
+        await store.close()
+    # Before, the failed item stayed leased to the worker, whose heartbeat extended it
+    # for ever: the run stayed Running until the process restarted.
+    assert status is RunStatus.COMPLETED
+    assert caller.calls == 2
