@@ -113,6 +113,12 @@ def _parser() -> argparse.ArgumentParser:
             help="seconds an app has to answer a call before it counts as a failed attempt",
         )
         p.add_argument(
+            "--shutdown-grace",
+            type=float,
+            default=float(_env("SHUTDOWN_GRACE") or 10),
+            help="on SIGTERM, seconds to let calls in flight finish before stopping",
+        )
+        p.add_argument(
             "--max-event-bytes",
             type=int,
             default=int(_env("MAX_EVENT_BYTES") or DEFAULT_MAX_EVENT_BYTES),
@@ -163,6 +169,8 @@ def _check_limits(args: argparse.Namespace) -> str | None:
         return "--queue-workers must be at least 1"
     if args.app_calls is not None and args.app_calls < 1:
         return "--app-calls must be at least 1"
+    if not 0 <= args.shutdown_grace <= 3600:
+        return "--shutdown-grace must be from 0 to 3600 seconds"
     if not 1 <= args.call_timeout <= MAX_CALL_TIMEOUT_S:
         return f"--call-timeout must be from 1 to {MAX_CALL_TIMEOUT_S} seconds"
     if args.retry_interval is not None and args.retry_interval <= 0:
@@ -217,6 +225,7 @@ async def _serve(args: argparse.Namespace) -> None:
             max_inflight=args.queue_workers,
             max_app_calls=args.app_calls,
             call_timeout_s=args.call_timeout,
+            shutdown_grace_s=args.shutdown_grace,
         ),
     )
     app = create_app(engine, settings)

@@ -188,14 +188,40 @@ class Executor:
             asyncio.create_task(self._heartbeat(), name="outlast-heartbeat"),
         ]
 
-    async def stop(self) -> None:
+    async def stop(self, grace_s: float = 0.0) -> None:
+        """Stop leasing; let the work in flight finish for up to ``grace_s`` seconds (a run
+        that could go on at once is handed back to the queue instead); then cancel what is
+        left and release its items, so another process takes them at once rather than when
+        their leases run out."""
         self._stopping = True
         self._wake.set()
-        for t in self._tasks:
+        loop, heartbeat = self._tasks if self._tasks else (None, None)
+        if loop is not None:
+            loop.cancel()
+            await asyncio.gather(loop, return_exceptions=True)
+        if self._inflight and grace_s > 0:
+            log.info("draining: waiting for calls in flight", extra={"n": len(self._inflight)})
+            await asyncio.wait(list(self._inflight), timeout=grace_s)
+        left = list(self._inflight)
+        # Taken before the tasks are cancelled: each forgets its item as it ends.
+        unfinished = sorted(self._working)
+        for t in left:
             t.cancel()
-        for t in list(self._inflight):
-            t.cancel()
-        await asyncio.gather(*self._tasks, *self._inflight, return_exceptions=True)
+        await asyncio.gather(*left, return_exceptions=True)
+        if heartbeat is not None:
+            heartbeat.cancel()
+            await asyncio.gather(heartbeat, return_exceptions=True)
+        if unfinished:
+            log.info("releasing unfinished work", extra={"n": len(unfinished)})
+            await self._release_all(unfinished)
+
+    async def _release_all(self, item_ids: list[int]) -> None:
+        try:
+            async with self.store.tx() as s:
+                for item_id in item_ids:
+                    await s.release_item(item_id, self.owner, now_ms())
+        except Exception as exc:
+            log.warning("could not release work at shutdown (its leases run out): %r", exc)
 
     async def _heartbeat(self) -> None:
         while True:
@@ -265,6 +291,11 @@ class Executor:
                 if nxt is not None:
                     self._working.add(nxt.id)
                 current = nxt
+                if current is not None and self._stopping:
+                    # Draining: the run goes on in whichever process leases it next.
+                    await self._release(current, 0)
+                    self._working.discard(current.id)
+                    current = None
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -42,6 +42,8 @@ class EngineConfig:
     #: Calls to one app in flight at once (None: 3/4 of ``max_inflight``).
     max_app_calls: int | None = None
     call_timeout_s: float = DEFAULT_CALL_TIMEOUT_S
+    #: How long a stopping server waits for the calls in flight to finish.
+    shutdown_grace_s: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,10 +94,11 @@ class Engine:
         self._poller = asyncio.create_task(self._poll_registry(), name="outlast-registry")
 
     async def stop(self) -> None:
+        """Stop; calls in flight get ``config.shutdown_grace_s`` to finish first."""
         if self._poller is not None:
             self._poller.cancel()
             await asyncio.gather(self._poller, return_exceptions=True)
-        await self.executor.stop()
+        await self.executor.stop(self.config.shutdown_grace_s)
         await self.caller.close()
 
     async def reload(self) -> None:
