@@ -47,6 +47,10 @@ MAX_IDLE_MS = 1000
 #: How long an item whose work failed on this side (the store was unreachable, say) waits
 #: before it is due again, for any worker.
 RELEASE_DELAY_MS = 1000
+#: How often a process sharing its store says it is alive.
+BEAT_MS = 1000
+#: A process not heard from for this long is taken for dead: the others free its items.
+DEAD_AFTER_MS = 4000
 #: How long a call waits in the queue when its app has its share of the slots busy.
 APP_BUSY_DELAY_MS = 500
 
@@ -183,6 +187,10 @@ class Executor:
         self.wake_for(s)
 
     async def start(self) -> None:
+        if self.store.shared:
+            # Alive before it leases anything: its items can be taken over from the start.
+            async with self.store.tx() as s:
+                await s.beat(self.owner, now_ms())
         self._tasks = [
             asyncio.create_task(self._loop(), name="outlast-executor"),
             asyncio.create_task(self._heartbeat(), name="outlast-heartbeat"),
@@ -214,6 +222,10 @@ class Executor:
         if unfinished:
             log.info("releasing unfinished work", extra={"n": len(unfinished)})
             await self._release_all(unfinished)
+        if self.store.shared:
+            with contextlib.suppress(Exception):
+                async with self.store.tx() as s:
+                    await s.leave(self.owner)
 
     async def _release_all(self, item_ids: list[int]) -> None:
         try:
@@ -224,16 +236,32 @@ class Executor:
             log.warning("could not release work at shutdown (its leases run out): %r", exc)
 
     async def _heartbeat(self) -> None:
+        """Extends the leases of the work in progress (every third of a lease); where other
+        processes share the store, also says this one is alive and takes over the items of
+        any that stopped saying so (every second)."""
+        shared = self.store.shared
+        extend_every_ms = self.lease_ms // 3
+        last_extend = now_ms()
         while True:
-            await asyncio.sleep(self.lease_ms / 3000)
-            working = list(self._working)
-            if not working:
+            await asyncio.sleep(BEAT_MS / 1000 if shared else extend_every_ms / 1000)
+            now = now_ms()
+            extend = now - last_extend >= extend_every_ms and bool(self._working)
+            if not shared and not extend:
                 continue
             try:
                 async with self.store.tx() as s:
-                    await s.extend_leases(self.owner, now_ms() + self.lease_ms, working)
-            except Exception:
-                log.exception("could not extend leases")
+                    if shared:
+                        await s.beat(self.owner, now)
+                        dead = await s.take_over(now, DEAD_AFTER_MS)
+                        if dead:
+                            log.warning("took over the work of stopped processes: %s", dead)
+                            self._wake.set()
+                    if extend:
+                        working = list(self._working)
+                        await s.extend_leases(self.owner, now + self.lease_ms, working)
+                        last_extend = now
+            except Exception as exc:
+                log.warning("heartbeat failed (the store?): %r", exc)
 
     async def _loop(self) -> None:
         while not self._stopping:

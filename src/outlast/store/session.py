@@ -6,7 +6,8 @@ database; where they differ, the session asks its ``dialect``. The queries are g
 what they touch: apps and functions in ``apps``, events in ``events``, runs and steps in
 ``runs``, the queue and waits in ``queue``, event batches in ``batches``, flow-control
 state in ``flow``, run management in ``manage``, what only the dashboard reads (failed
-attempts, skipped events, run counts) in ``dashboard``.
+attempts, skipped events, run counts) in ``dashboard``, the server processes alive in
+``workers``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from outlast.store.flow import FlowQueries
 from outlast.store.manage import ManageQueries
 from outlast.store.queue import QueueQueries
 from outlast.store.runs import RunQueries
+from outlast.store.workers import WorkerQueries
 
 
 class Session(
@@ -30,5 +32,6 @@ class Session(
     ManageQueries,
     FlowQueries,
     DashboardQueries,
+    WorkerQueries,
 ):
     """Every query Outlast makes, over one connection."""
