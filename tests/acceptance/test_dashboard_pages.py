@@ -421,6 +421,50 @@ def test_start_mode_wants_a_login(make_server: MakeServer) -> None:
     assert redirected(out) == "/login" and 'outlast_session=""' in out.headers["set-cookie"]
 
 
+def test_logins_are_rate_limited_and_a_logout_ends_its_session(
+    make_server: MakeServer, backend: dict[str, Any]
+) -> None:
+    args = ["--event-key", "ek", "--signing-key", SIGNING_KEY, "--dashboard-key", DASHBOARD_KEY]
+    server = make_server(mode="start", args=args, **backend)
+
+    def cookie(response: httpx.Response) -> dict[str, str]:
+        redirected(response)
+        return {"outlast_session": response.cookies["outlast_session"]}
+
+    def rest(session: dict[str, str]) -> int:
+        return httpx.get(f"{server.url}/v1/runs", cookies=session, timeout=10).status_code
+
+    # Two logins (within a second): two sessions; logging one out leaves the other open.
+    first = cookie(act(server, "/login", {"key": DASHBOARD_KEY}))
+    second = cookie(act(server, "/login", {"key": DASHBOARD_KEY}))
+    assert first != second
+    assert rest(first) == 200 and rest(second) == 200
+    assert redirected(act(server, "/logout", cookies=first)) == "/login"
+    # The logged-out cookie, kept by whoever copied it, opens nothing.
+    assert rest(first) == 401
+    r = httpx.get(f"{server.url}/runs", cookies=first, timeout=10)
+    assert r.status_code == 303 and r.headers["location"].startswith("/login?next=")
+    assert httpx.get(f"{server.url}/live/runs", cookies=first, timeout=10).status_code == 401
+    assert rest(second) == 200
+
+    # The sessions are in the store: a restarted server keeps both the logout and the login.
+    server.kill()
+    server = make_server(mode="start", args=args, **backend)
+    assert rest(first) == 401 and rest(second) == 200
+
+    # Guessing keys: a few wrong ones are answered 401, then 429 with Retry-After, and past
+    # the limit not even the right key is looked at.
+    answers = [act(server, "/login", {"key": f"guess-{i:04d}"}) for i in range(30)]
+    statuses = [a.status_code for a in answers]
+    assert statuses[:10] == [401] * 10 and set(statuses[10:]) == {429}, statuses
+    limited = answers[-1]
+    assert 0 < int(limited.headers["retry-after"]) <= 60
+    assert by_testid(limited.text, "login-error") and "Too many wrong keys" in limited.text
+    assert act(server, "/login", {"key": DASHBOARD_KEY}).status_code == 429
+    # Sessions opened before are not held back.
+    assert rest(second) == 200
+
+
 def test_a_short_dashboard_key_is_refused_at_start() -> None:
     cmd = [sys.executable, "-m", "outlast.cli", "start", "--event-key", "ek"]
     cmd += ["--signing-key", SIGNING_KEY, "--dashboard-key", "short"]

@@ -1,11 +1,13 @@
 """The dashboard of a self-hosted server (``outlast start``) wants a login: its dashboard key
-or its signing key. A wrong key is refused with a message."""
+or its signing key. A wrong key is refused with a message; logging out ends the session,
+even for a copy of its cookie."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
@@ -76,3 +78,20 @@ def test_the_dashboard_key_logs_in_and_a_new_browser_must_log_in_again(
         expect(by_testid(elsewhere, "login-key")).to_be_visible()
     finally:
         stranger.close()
+
+
+def test_logging_out_ends_the_session_even_for_a_copied_cookie(
+    page: Page, selfhosted: Server
+) -> None:
+    open_dashboard(page, selfhosted)
+    log_in(page, DASHBOARD_KEY)
+    expect(by_testid(page, "nav-runs")).to_be_visible()
+    copied = {c["name"]: c["value"] for c in page.context.cookies() if "name" in c and "value" in c}
+    runs = f"{selfhosted.url}/v1/runs"
+    assert httpx.get(runs, cookies=copied, timeout=10).status_code == 200
+
+    by_testid(page, "logout").click()
+    expect(page).to_have_url(ON_LOGIN)
+    expect(by_testid(page, "login-key")).to_be_visible()
+    # The browser dropped the cookie; a copy of it is refused too.
+    assert httpx.get(runs, cookies=copied, timeout=10).status_code == 401

@@ -15,6 +15,7 @@ from starlette.routing import Route
 from outlast.engine.runtime import Engine
 from outlast.server import cancellations, checkpoint, events_api, gql, manage, register, rest
 from outlast.server.dashboard import dashboard_routes
+from outlast.server.dashboard.failed_logins import FailedLogins
 from outlast.server.discovery import Discovery
 from outlast.server.responses import error, json_response
 from outlast.server.settings import ServerSettings
@@ -94,4 +95,6 @@ def create_app(engine: Engine, settings: ServerSettings) -> Starlette:
     )
     app.state.engine = engine
     app.state.settings = settings
+    # Per app, not per module: each server (and each test's) counts its own failures.
+    app.state.failed_logins = FailedLogins()
     return app

@@ -68,10 +68,10 @@ def step_json(step: StepRecord) -> dict[str, Any]:
     }
 
 
-def _checked(request: Request) -> Response | None:
+async def _checked(request: Request) -> Response | None:
     """A 401 without the right key or session (start mode), a 400 for NUL bytes, else None."""
     settings: ServerSettings = request.app.state.settings
-    denied = api_key_problem(request, settings)
+    denied = await api_key_problem(request, settings, request.app.state.engine.store)
     if denied is not None:
         return error(denied.message, denied.status)
     # Valid in a URL, but no id or name holds one, and PostgreSQL text cannot.
@@ -87,7 +87,7 @@ def api(
     """An endpoint of this API: checks the request, then calls ``handler(request, engine)``."""
 
     async def endpoint(request: Request) -> Response:
-        problem = _checked(request)
+        problem = await _checked(request)
         if problem is not None:
             return problem
         return await handler(request, request.app.state.engine)

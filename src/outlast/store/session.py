@@ -6,8 +6,8 @@ database; where they differ, the session asks its ``dialect``. The queries are g
 what they touch: apps and functions in ``apps``, events in ``events``, runs and steps in
 ``runs``, the queue and waits in ``queue``, event batches in ``batches``, flow-control
 state in ``flow``, run management in ``manage``, what only the dashboard reads (failed
-attempts, skipped events, run counts) in ``dashboard``, the server processes alive in
-``workers``.
+attempts, skipped events, run counts) in ``dashboard``, the dashboard's login sessions in
+``logins``, the server processes alive in ``workers``.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from outlast.store.batches import BatchQueries
 from outlast.store.dashboard import DashboardQueries
 from outlast.store.events import EventQueries
 from outlast.store.flow import FlowQueries
+from outlast.store.logins import LoginQueries
 from outlast.store.manage import ManageQueries
 from outlast.store.queue import QueueQueries
 from outlast.store.runs import RunQueries
@@ -32,6 +33,7 @@ class Session(
     ManageQueries,
     FlowQueries,
     DashboardQueries,
+    LoginQueries,
     WorkerQueries,
 ):
     """Every query Outlast makes, over one connection."""

@@ -1,24 +1,28 @@
-"""The dashboard's login and request checks: the session cookie, the keys that log in, the
-cross-site check on actions, and where a login may send the browser."""
+"""The dashboard's login and request checks: the session cookie (a random id in the store,
+ended by a logout), the keys that log in, the cross-site check on actions, and where a
+login may send the browser."""
 
 from __future__ import annotations
-
-import time
 
 import pytest
 from starlette.requests import Request
 
-from outlast.protocol import signing
+from outlast.protocol import ids, signing
 from outlast.server.auth import (
     SESSION_COOKIE,
+    SESSION_TTL_S,
+    Denied,
     api_key_problem,
+    close_session,
     cross_site_problem,
     has_session,
     login_key,
+    open_session,
     session_value,
 )
 from outlast.server.dashboard.login import _next
 from outlast.server.settings import ServerSettings
+from outlast.store import Store
 
 SIGNING = "signkey-prod-" + "ab" * 32
 DASHBOARD = "a-dashboard-key-of-some-length"
@@ -45,38 +49,69 @@ def test_the_dashboard_key_and_the_signing_key_log_in_nothing_else() -> None:
     assert login_key(DASHBOARD, no_dashboard_key) is None
 
 
-def test_a_session_is_a_mac_of_its_expiry_not_the_key() -> None:
-    later = int(time.time()) + 60
-    value = session_value(DASHBOARD, later)
-    assert DASHBOARD not in value and value.startswith(f"{later}.")
-    assert has_session(with_cookie(value), START)
-    assert has_session(with_cookie(session_value(SIGNING, later)), START)
-    # Expired, another expiry with the same MAC, another key's MAC, junk: no session.
-    assert not has_session(with_cookie(value), START, now=later + 1)
-    mac = value.split(".", 1)[1]
-    assert not has_session(with_cookie(f"{later + 3600}.{mac}"), START)
-    assert not has_session(with_cookie(session_value("another-key-entirely", later)), START)
-    for junk in ("", ".", "x.y", "1" * 13 + ".ab", "²³.ab"):
-        assert not has_session(with_cookie(junk), START)
+async def test_a_session_is_a_random_id_in_the_store_and_its_mac_not_the_key(
+    memory_store: Store,
+) -> None:
+    value = await open_session(memory_store, DASHBOARD)
+    assert DASHBOARD not in value
+    assert await has_session(with_cookie(value), START, memory_store)
+    signed = await open_session(memory_store, SIGNING)
+    assert await has_session(with_cookie(signed), START, memory_store)
+    # Expired, the id with another session's MAC, another key's MAC, an id the store never
+    # opened, junk: no session.
+    after_expiry = ids.now_ms() + SESSION_TTL_S * 1000 + 60_000
+    assert not await has_session(with_cookie(value), START, memory_store, now_ms=after_expiry)
+    login_id, mac = value.split(".", 1)
+    other_id = signed.split(".", 1)[0]
+    assert not await has_session(with_cookie(f"{other_id}.{mac}"), START, memory_store)
+    forged = session_value("another-key-entirely", login_id)
+    assert not await has_session(with_cookie(forged), START, memory_store)
+    never_opened = session_value(DASHBOARD, "x" * 43)
+    assert not await has_session(with_cookie(never_opened), START, memory_store)
+    for junk in ("", ".", "x.y", "1" * 100 + ".ab", "²³.ab", f"{login_id}/.{mac}"):
+        assert not await has_session(with_cookie(junk), START, memory_store)
     # A server whose keys changed does not honour the old sessions.
     rotated = ServerSettings(dev=False, signing_key="signkey-prod-" + "ef" * 32)
-    assert not has_session(with_cookie(value), rotated)
+    assert not await has_session(with_cookie(value), rotated, memory_store)
 
 
-def test_the_rest_api_takes_either_key_or_a_session_whose_changes_come_from_here() -> None:
-    assert api_key_problem(request(), ServerSettings()) is None  # dev: open
-    assert api_key_problem(request(authorization=f"Bearer {DASHBOARD}"), START) is None
-    assert api_key_problem(request(authorization=f"Bearer {SIGNING}"), START) is None
-    denied = api_key_problem(request(authorization="Bearer nope"), START)
+async def test_two_logins_open_two_sessions_and_a_logout_ends_its_own(
+    memory_store: Store,
+) -> None:
+    first = await open_session(memory_store, DASHBOARD)
+    second = await open_session(memory_store, DASHBOARD)  # within the same second
+    assert first != second
+    await close_session(with_cookie(first, "POST"), START, memory_store)
+    assert not await has_session(with_cookie(first), START, memory_store)
+    assert await has_session(with_cookie(second), START, memory_store)
+    # A logged-out cookie no longer opens the REST API either.
+    denied = await api_key_problem(with_cookie(first), START, memory_store)
+    assert denied is not None and denied.status == 401
+    # Logging out without a session (or with junk) is harmless.
+    await close_session(with_cookie("junk", "POST"), START, memory_store)
+    await close_session(request("POST"), START, memory_store)
+    assert await has_session(with_cookie(second), START, memory_store)
+
+
+async def test_the_rest_api_takes_either_key_or_a_session_whose_changes_come_from_here(
+    memory_store: Store,
+) -> None:
+    async def problem(req: Request, settings: ServerSettings = START) -> Denied | None:
+        return await api_key_problem(req, settings, memory_store)
+
+    assert await problem(request(), ServerSettings()) is None  # dev: open
+    assert await problem(request(authorization=f"Bearer {DASHBOARD}")) is None
+    assert await problem(request(authorization=f"Bearer {SIGNING}")) is None
+    denied = await problem(request(authorization="Bearer nope"))
     assert denied is not None and denied.status == 401 and "invalid signing key" in denied.message
-    denied = api_key_problem(request(), START)
+    denied = await problem(request())
     assert denied is not None and denied.status == 401 and "missing signing key" in denied.message
-    session = session_value(DASHBOARD, int(time.time()) + 60)
-    assert api_key_problem(with_cookie(session), START) is None
-    denied = api_key_problem(with_cookie(session, "DELETE", host="h:1"), START)
+    session = await open_session(memory_store, DASHBOARD)
+    assert await problem(with_cookie(session)) is None
+    denied = await problem(with_cookie(session, "DELETE", host="h:1"))
     assert denied is not None and denied.status == 403
     same_site = with_cookie(session, "DELETE", host="h:1", origin="http://h:1")
-    assert api_key_problem(same_site, START) is None
+    assert await problem(same_site) is None
 
 
 @pytest.mark.parametrize(

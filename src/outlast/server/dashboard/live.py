@@ -78,7 +78,7 @@ def live(handler: Callable[[Request, Engine], Awaitable[Response]]) -> Endpoint:
     without a session in start mode."""
 
     async def endpoint(request: Request) -> Response:
-        if not logged_in(request):
+        if not await logged_in(request):
             return PlainTextResponse("log in first", 401)
         params = [*request.path_params.values(), *request.query_params.values()]
         if any("\x00" in str(v) for v in params):

@@ -130,9 +130,9 @@ def is_htmx(request: Request) -> bool:
 # -- guards ----------------------------------------------------------------------------------
 
 
-def logged_in(request: Request) -> bool:
+async def logged_in(request: Request) -> bool:
     settings: ServerSettings = request.app.state.settings
-    return settings.dev or has_session(request, settings)
+    return settings.dev or await has_session(request, settings, request.app.state.engine.store)
 
 
 def _bad_params(request: Request) -> str | None:
@@ -147,7 +147,7 @@ def page(handler: Handler) -> Endpoint:
     """A page (GET): in start mode, someone not logged in is sent to the login page."""
 
     async def endpoint(request: Request) -> Response:
-        if not logged_in(request):
+        if not await logged_in(request):
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             login = f"/login?next={quote(target, safe='')}"
             if is_htmx(request):
@@ -166,7 +166,7 @@ def action(handler: Handler) -> Endpoint:
     """An action (POST): logged in (start mode), and sent by the dashboard's own pages."""
 
     async def endpoint(request: Request) -> Response:
-        if not logged_in(request):
+        if not await logged_in(request):
             headers = {"HX-Redirect": "/login"} if is_htmx(request) else None
             return failed(request, "log in first: this dashboard needs a key", 401, headers)
         problem = cross_site_problem(request)
