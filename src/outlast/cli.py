@@ -1,4 +1,4 @@
-"""The ``outlast`` command: ``dev``, ``start`` and ``migrate``.
+"""The ``outlast`` command: ``dev``, ``start``, ``migrate`` and ``doctor``.
 
 Every flag can also be given as an ``OUTLAST_*`` environment variable (``--event-key``
 is ``OUTLAST_EVENT_KEY``; repeatable flags take a comma-separated list there).
@@ -146,9 +146,14 @@ def _parser() -> argparse.ArgumentParser:
         help="a key that opens the dashboard and the REST API (the signing key does too)",
     )
     mig = sub.add_parser("migrate", help="apply database migrations and exit")
-    mig.add_argument("--sqlite-dir", default=_env("SQLITE_DIR") or "./.outlast")
-    mig.add_argument("--postgres-uri", default=_env("POSTGRES_URI"))
-    mig.add_argument("--postgres-schema", default=_env("POSTGRES_SCHEMA"))
+    doc = sub.add_parser(
+        "doctor",
+        help="list unfinished runs that nothing will move on (exit 1 if there are any)",
+    )
+    for p in (mig, doc):
+        p.add_argument("--sqlite-dir", default=_env("SQLITE_DIR") or "./.outlast")
+        p.add_argument("--postgres-uri", default=_env("POSTGRES_URI"))
+        p.add_argument("--postgres-schema", default=_env("POSTGRES_SCHEMA"))
     return parser
 
 
@@ -261,6 +266,26 @@ async def _migrate(args: argparse.Namespace) -> None:
     log.info("migrations applied")
 
 
+async def _doctor(args: argparse.Namespace) -> int:
+    """Print the runs that are not finished and have nothing that could move them on: no
+    queue item (call, retry, timer) and no wait. A healthy database has none."""
+    store = make_store(args.sqlite_dir, args.postgres_uri, args.postgres_schema)
+    try:
+        await store.open(readonly=True)
+    except Exception as exc:
+        print(f"outlast doctor: cannot open the database: {exc}", file=sys.stderr)
+        return 2
+    try:
+        async with store.read() as r:
+            stuck = await r.stuck_runs()
+    finally:
+        await store.close()
+    for run in stuck:
+        print(f"stuck: run {run.id} of {run.function_id} is {run.status.value}, nothing moves it")
+    print(f"{len(stuck)} stuck run{'s' if len(stuck) != 1 else ''}")
+    return 1 if stuck else 0
+
+
 def _run_fast(main: Coroutine[Any, Any, None]) -> None:
     try:
         import uvloop
@@ -287,6 +312,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "migrate":
             asyncio.run(_migrate(args))
+        elif args.command == "doctor":
+            return asyncio.run(_doctor(args))
         else:
             # uvicorn's own loop setting does not apply to a server started inside a
             # running loop: choose the loop here (uvloop roughly halves the cost of each

@@ -98,6 +98,12 @@ class Server(Proc):
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.sqlite_path = tmp / "db" / "outlast.db"
+        #: The flags naming its database, for ``outlast doctor`` and ``migrate``.
+        self.store_args = ["--sqlite-dir", str(tmp / "db")]
+        if postgres_uri:
+            self.store_args = ["--postgres-uri", postgres_uri]
+            if postgres_schema:
+                self.store_args += ["--postgres-schema", postgres_schema]
         cmd = [sys.executable, "-m", "outlast.cli", mode, "--port", str(self.port)]
         cmd += ["--sqlite-dir", str(tmp / "db"), "--retry-interval", "0.2", "--log-level", "info"]
         if postgres_uri:
@@ -109,6 +115,16 @@ class Server(Proc):
     def start(self) -> None:
         super().start()
         wait_for(self._healthy, 20, f"outlast server on {self.url}\n{self.log()}")
+
+    def doctor(self) -> str:
+        """``outlast doctor`` on this server's database; fails if it finds stuck runs (runs
+        that are not finished and that nothing will move on)."""
+        cmd = [sys.executable, "-m", "outlast.cli", "doctor", *self.store_args]
+        done = subprocess.run(
+            cmd, env=self.env, capture_output=True, text=True, timeout=60, cwd=ROOT
+        )
+        assert done.returncode == 0, f"outlast doctor: {done.stdout}{done.stderr}"
+        return done.stdout
 
     def _healthy(self) -> bool:
         assert self.proc is not None

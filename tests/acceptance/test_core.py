@@ -123,6 +123,7 @@ def test_kill_9_the_server_mid_flight_loses_nothing_and_reruns_no_finished_step(
     twice = [k for k, n in final.items() if n > 1]
     assert all(k in executed_before and k not in committed for k in twice)
     assert all(n <= 2 for n in final.values())
+    server.doctor()
     print(
         f"\n[crash {'postgres' if backend else 'sqlite'}] {runs} runs x {steps_per_run} steps; "
         f"{len(committed)} steps committed at the kill, {sum(executed_before.values())} "

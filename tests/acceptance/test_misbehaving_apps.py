@@ -56,6 +56,7 @@ def test_each_misbehaviour_fails_its_run_clearly_and_is_not_called_in_a_loop(
     if not backend:
         # Nothing of the 40 MB answer was stored.
         assert server.sqlite_path.stat().st_size < 20 * 1024 * 1024
+    assert server.doctor().endswith("0 stuck runs\n")
 
 
 def calls_of(app: App) -> dict[str, int]:
@@ -89,3 +90,4 @@ def test_a_hanging_app_leaves_call_slots_for_the_others(
     # Before, the hanging calls held every slot until their timeout (300 s then).
     assert took < 3, took
     assert calls_of(hanging).get("hang") == 6
+    server.doctor()  # the runs waiting for a slot are queued, not stuck

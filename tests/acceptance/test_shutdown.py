@@ -43,3 +43,4 @@ def test_sigterm_lets_the_calls_in_flight_finish(
         assert server.wait_run(event_id, timeout=60)["output"] == "done"
     final = counts(count_file)
     assert len(final) == runs and set(final.values()) == {1}, final
+    server.doctor()

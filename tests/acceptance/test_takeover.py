@@ -84,3 +84,4 @@ def test_a_killed_process_work_is_taken_over_within_seconds(
         assert two.wait_run(event_id, timeout=60, token=token)["output"] == "done"
     per_run = Counter(run_id for run_id, _, _ in records(count_file))
     assert sorted(per_run.values()) == [2] * runs  # the step in flight ran again, once
+    two.doctor()

@@ -48,8 +48,9 @@ class Store(abc.ABC):
     writers: int = 1
 
     @abc.abstractmethod
-    async def open(self) -> None:
-        """Connect and apply pending migrations."""
+    async def open(self, *, readonly: bool = False) -> None:
+        """Connect and apply pending migrations; ``readonly``: connect only, to look (a
+        tool beside a running server must change nothing)."""
 
     @abc.abstractmethod
     async def close(self) -> None: ...

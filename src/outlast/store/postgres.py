@@ -92,16 +92,17 @@ class PostgresStore(Store):
         self._min = min_size
         self._max = max_size
 
-    async def open(self) -> None:
+    async def open(self, *, readonly: bool = False) -> None:
         settings: dict[str, str] = {}
         if self.schema:
             if not re.fullmatch(r"[a-z_][a-z0-9_]*", self.schema):
                 raise ValueError(f"invalid schema name {self.schema!r}")
-            conn = await asyncpg.connect(self.dsn)
-            try:
-                await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {self.schema}")
-            finally:
-                await conn.close()
+            if not readonly:
+                conn = await asyncpg.connect(self.dsn)
+                try:
+                    await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {self.schema}")
+                finally:
+                    await conn.close()
             settings["search_path"] = self.schema
         self._pool = await asyncpg.create_pool(
             self.dsn,
@@ -110,6 +111,8 @@ class PostgresStore(Store):
             server_settings=settings,
             reset=_keep_session_state,
         )
+        if readonly:
+            return
         async with self._pool.acquire() as pooled:
             await self._migrate(pooled)
 

@@ -7,7 +7,8 @@ what they touch: apps and functions in ``apps``, events in ``events``, runs and 
 ``runs``, the queue and waits in ``queue``, event batches in ``batches``, flow-control
 state in ``flow``, run management in ``manage``, what only the dashboard reads (failed
 attempts, skipped events, run counts) in ``dashboard``, the dashboard's login sessions in
-``logins``, the server processes alive in ``workers``.
+``logins``, the server processes alive in ``workers``, the runs nothing will move on
+(``outlast doctor``) in ``doctor``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 from outlast.store.apps import AppQueries
 from outlast.store.batches import BatchQueries
 from outlast.store.dashboard import DashboardQueries
+from outlast.store.doctor import DoctorQueries
 from outlast.store.events import EventQueries
 from outlast.store.flow import FlowQueries
 from outlast.store.logins import LoginQueries
@@ -35,5 +37,6 @@ class Session(
     DashboardQueries,
     LoginQueries,
     WorkerQueries,
+    DoctorQueries,
 ):
     """Every query Outlast makes, over one connection."""

@@ -66,6 +66,7 @@ class SQLiteStore(Store):
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = str(path)
+        self._readonly_uri = "" if self.in_memory else f"{Path(path).absolute().as_uri()}?mode=ro"
         self._writer: _Conn | None = None
         self._reader: _Conn | None = None
         self._lock = asyncio.Lock()
@@ -74,8 +75,14 @@ class SQLiteStore(Store):
     def in_memory(self) -> bool:
         return self.path == ":memory:"
 
-    async def _connect(self) -> sqlite3.Connection:
+    async def _connect(self, readonly: bool = False) -> sqlite3.Connection:
         # isolation_level=None: no implicit transactions, tx() says BEGIN and COMMIT.
+        if readonly:
+            db = sqlite3.connect(
+                self._readonly_uri, uri=True, isolation_level=None, check_same_thread=False
+            )
+            db.execute("PRAGMA busy_timeout = 10000")
+            return db
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA busy_timeout = 10000")
         db.execute("PRAGMA foreign_keys = OFF")
@@ -84,7 +91,10 @@ class SQLiteStore(Store):
             db.execute("PRAGMA synchronous = NORMAL")
         return db
 
-    async def open(self) -> None:
+    async def open(self, *, readonly: bool = False) -> None:
+        if readonly and not self.in_memory:
+            self._writer = self._reader = _Conn(await self._connect(readonly=True))
+            return
         if not self.in_memory:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._writer = _Conn(await self._connect())
