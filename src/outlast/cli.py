@@ -301,6 +301,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler.setFormatter(_Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     level = getattr(args, "log_level", "info").upper()
     logging.basicConfig(level=level, handlers=[handler])
+    # asyncpg's pool logs a traceback each time it fails to reconnect while PostgreSQL is
+    # away; the server says that once per interval itself (store.failures).
+    logging.getLogger("asyncpg.pool").setLevel(logging.ERROR)
     problem = None
     if args.command in ("dev", "start"):
         problem = _check_limits(args)

@@ -37,6 +37,7 @@ from outlast.protocol.ops import (
     REQUEST_VERSION,
 )
 from outlast.store import Session, Store
+from outlast.store.failures import FailureLog
 from outlast.store.rows import StepDone
 
 log = logging.getLogger(__name__)
@@ -158,6 +159,7 @@ class Executor:
         #: Calls in flight per app: one slow or hanging app may hold no more than
         #: ``max_app_calls`` of the slots, whatever is queued for it.
         self._app_calls: Counter[str] = Counter()
+        self._store_failures = FailureLog(log)
         self._wake = asyncio.Event()
         self._inflight: set[asyncio.Task[None]] = set()
         #: The leased items a task of this process is working on: the heartbeat extends
@@ -227,6 +229,15 @@ class Executor:
                 async with self.store.tx() as s:
                     await s.leave(self.owner)
 
+    def _failed(self, what: str, exc: BaseException) -> None:
+        """Log a failure: a bug with its traceback, the store's failure (the database is
+        away) one line per kind and interval, however many items it fails."""
+        kind = self.store.failure(exc)
+        if kind is None:
+            log.error("%s failed", what, exc_info=exc)
+        else:
+            self._store_failures.log(f"store {kind.value}", what, exc)
+
     async def _release_all(self, item_ids: list[int]) -> None:
         try:
             async with self.store.tx() as s:
@@ -261,7 +272,7 @@ class Executor:
                         await s.extend_leases(self.owner, now + self.lease_ms, working)
                         last_extend = now
             except Exception as exc:
-                log.warning("heartbeat failed (the store?): %r", exc)
+                self._failed("heartbeat", exc)
 
     async def _loop(self) -> None:
         while not self._stopping:
@@ -269,8 +280,8 @@ class Executor:
                 await self._tick()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("executor loop error")
+            except Exception as exc:
+                self._failed("leasing work", exc)
                 await asyncio.sleep(0.5)
 
     async def _tick(self) -> None:
@@ -326,8 +337,8 @@ class Executor:
                     current = None
         except asyncio.CancelledError:
             raise
-        except Exception:
-            log.exception("failed to process queue item")
+        except Exception as exc:
+            self._failed("running a queue item", exc)
             if current is not None:
                 await self._release(current)
         finally:
@@ -344,11 +355,7 @@ class Executor:
             async with self.store.tx() as s:
                 await s.release_item(item.id, self.owner, now_ms() + delay_ms)
         except Exception as exc:
-            log.warning(
-                "could not release a queue item (its lease will run out): %r",
-                exc,
-                extra={"item": item.id, "run_id": item.run_id},
-            )
+            self._failed("releasing a queue item (its lease will run out)", exc)
 
     async def _one(self, item: QueueItem) -> QueueItem | None:
         if item.kind in timers.HANDLERS:

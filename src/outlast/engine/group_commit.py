@@ -75,7 +75,8 @@ class GroupCommit(Generic[In, Out]):
             try:
                 results = list(await self._commit([d for d, _ in batch]))
             except Exception:
-                log.exception("group commit failed; saving one by one", extra={"n": len(batch)})
+                # Each request then fails (or succeeds) alone, and its caller reports it.
+                log.debug("group commit failed; saving one by one", extra={"n": len(batch)})
                 results = [await self._one(d) for d, _ in batch]
             for (_, fut), result in zip(batch, results, strict=True):
                 if fut.done():

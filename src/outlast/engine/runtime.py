@@ -25,6 +25,7 @@ from outlast.protocol.ids import now_ms
 from outlast.protocol.ops import ServerKind
 from outlast.protocol.registration import RegisterRequest
 from outlast.store import Store
+from outlast.store.failures import FailureLog
 
 log = logging.getLogger(__name__)
 
@@ -113,12 +114,17 @@ class Engine:
             await sync_registry(self.registry, r)
 
     async def _poll_registry(self) -> None:
+        failures = FailureLog(log)
         while True:
             await asyncio.sleep(REGISTRY_POLL_S)
             try:
                 await self.refresh()
-            except Exception:
-                log.exception("registry poll failed")
+            except Exception as exc:
+                kind = self.store.failure(exc)
+                if kind is None:
+                    log.exception("registry poll failed")
+                else:
+                    failures.log(f"store {kind.value}", "registry poll", exc)
 
     # -- events -----------------------------------------------------------------------------
 

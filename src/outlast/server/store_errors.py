@@ -6,13 +6,12 @@ instead of once per request."""
 from __future__ import annotations
 
 import logging
-import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from outlast.server.responses import error
 from outlast.store import Store
-from outlast.store.interface import StoreFailure
+from outlast.store.failures import FailureLog, StoreFailure
 
 log = logging.getLogger(__name__)
 
@@ -23,36 +22,13 @@ ANSWERS = {
 }
 
 
-class FailureLog:
-    """Logs a kind of failure at most once per ``interval_s``, with how many it passed
-    over since the last line."""
-
-    def __init__(self, interval_s: float = 10.0) -> None:
-        self.interval_s = interval_s
-        self._last: dict[str, float] = {}
-        self._skipped: dict[str, int] = {}
-
-    def log(self, kind: str, what: str, exc: BaseException) -> bool:
-        """Log the failure unless its kind was logged within the interval; True if logged."""
-        now = time.monotonic()
-        last = self._last.get(kind)
-        if last is not None and now - last < self.interval_s:
-            self._skipped[kind] = self._skipped.get(kind, 0) + 1
-            return False
-        skipped = self._skipped.pop(kind, 0)
-        self._last[kind] = now
-        more = f" ({skipped} more since the last report)" if skipped else ""
-        log.warning("%s: %s: %r%s", kind, what, exc, more, extra={"failure": kind})
-        return True
-
-
 class StoreErrors:
     """ASGI middleware: a request that failed because the store did answers 503 / 507."""
 
     def __init__(self, app: ASGIApp, store: Store, failures: FailureLog | None = None) -> None:
         self.app = app
         self.store = store
-        self.failures = failures or FailureLog()
+        self.failures = failures or FailureLog(log)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -4,34 +4,15 @@ from __future__ import annotations
 
 import abc
 import errno
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
-from enum import StrEnum
 
 from outlast.domain import QueueItem
 from outlast.store import fast_paths
 from outlast.store.dialect import Dialect
+from outlast.store.failures import StoreFailure, causes
 from outlast.store.rows import CheckpointStep, StepDone
 from outlast.store.session import Session
-
-
-class StoreFailure(StrEnum):
-    """Why the database could not do what was asked, when it is not a bug of ours."""
-
-    #: Unreachable, restarting, out of connections: it may work again in a moment.
-    UNAVAILABLE = "unavailable"
-    #: Its disk is full: nothing can be written until someone makes room.
-    FULL = "full"
-
-
-def causes(exc: BaseException) -> Iterator[BaseException]:
-    """The exception and those it was raised from or while handling."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        current = current.__cause__ or current.__context__
 
 
 class Store(abc.ABC):

@@ -20,7 +20,8 @@ from outlast.protocol.ids import now_ms
 from outlast.store import leasing, pg_functions
 from outlast.store.conn import Row
 from outlast.store.dialect import POSTGRES
-from outlast.store.interface import Store, StoreFailure, causes
+from outlast.store.failures import StoreFailure, causes
+from outlast.store.interface import Store
 from outlast.store.migrations import has_statements, migrations
 from outlast.store.rows import CheckpointStep, StepDone, item_row
 from outlast.store.session import Session
@@ -161,6 +162,10 @@ class PostgresStore(Store):
             if isinstance(e, _UNAVAILABLE):
                 return StoreFailure.UNAVAILABLE
             if isinstance(e, asyncpg.InterfaceError) and "closed" in str(e):
+                return StoreFailure.UNAVAILABLE
+            if isinstance(e, asyncpg.exceptions.InternalClientError) and "in progress" in str(e):
+                # A pooled connection left mid-operation when the server went away (seen
+                # right after PostgreSQL restarts); the work is released and done again.
                 return StoreFailure.UNAVAILABLE
         return super().failure(exc)
 

@@ -27,7 +27,8 @@ from outlast.protocol.ids import now_ms
 from outlast.store import leasing
 from outlast.store.conn import Row
 from outlast.store.dialect import SQLITE
-from outlast.store.interface import Store, StoreFailure, causes
+from outlast.store.failures import StoreFailure, causes
+from outlast.store.interface import Store
 from outlast.store.migrations import migrations
 from outlast.store.session import Session
 

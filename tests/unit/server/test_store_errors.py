@@ -17,7 +17,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from outlast.server.store_errors import StoreErrors
-from outlast.store.interface import StoreFailure
+from outlast.store.failures import StoreFailure
 from outlast.store.postgres import PostgresStore
 from outlast.store.sqlite import SQLiteStore
 
@@ -88,6 +88,8 @@ def test_postgres_errors_are_classified() -> None:
     assert POSTGRES.failure(pg(asyncpg.TooManyConnectionsError)) is StoreFailure.UNAVAILABLE
     assert POSTGRES.failure(asyncpg.InterfaceError("connection is closed")) is not None
     assert POSTGRES.failure(asyncpg.InterfaceError("another operation is in progress")) is None
+    busy = asyncpg.exceptions.InternalClientError("another operation (2) is in progress")
+    assert POSTGRES.failure(busy) is StoreFailure.UNAVAILABLE
     assert POSTGRES.failure(pg(asyncpg.UndefinedColumnError)) is None
     try:
         try:
