@@ -94,18 +94,20 @@ class Server(Proc):
         postgres_schema: str | None = None,
         env: dict[str, str] | None = None,
         port: int | None = None,
+        sqlite_dir: Path | None = None,
     ) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.sqlite_path = tmp / "db" / "outlast.db"
+        db = sqlite_dir or tmp / "db"
+        self.sqlite_path = db / "outlast.db"
         #: The flags naming its database, for ``outlast doctor`` and ``migrate``.
-        self.store_args = ["--sqlite-dir", str(tmp / "db")]
+        self.store_args = ["--sqlite-dir", str(db)]
         if postgres_uri:
             self.store_args = ["--postgres-uri", postgres_uri]
             if postgres_schema:
                 self.store_args += ["--postgres-schema", postgres_schema]
         cmd = [sys.executable, "-m", "outlast.cli", mode, "--port", str(self.port)]
-        cmd += ["--sqlite-dir", str(tmp / "db"), "--retry-interval", "0.2", "--log-level", "info"]
+        cmd += ["--sqlite-dir", str(db), "--retry-interval", "0.2", "--log-level", "info"]
         if postgres_uri:
             cmd += ["--postgres-uri", postgres_uri]
         if postgres_schema:

@@ -26,6 +26,7 @@ ERRORS = {
     "huge-200": "AnswerTooLarge",
     "big-output-200": "OutputTooLarge: the function's output is",
     "same-step-206": "NoProgress: the app answered with steps that had finished already",
+    "cut-206": "NetworkError: request to",
 }
 #: Calls each function gets: two attempts (retries=1), one for an output over the limit
 #: (answering again would not shrink it), and one more for the first answer that saved

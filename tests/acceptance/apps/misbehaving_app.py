@@ -58,8 +58,10 @@ async def good(ctx: outlast.Context) -> dict[str, Any]:
 
 #: Functions whose calls are never answered.
 HANGS = {"hang"}
+#: Functions whose answers stop half-way: the connection closes mid-body.
+CUTS = {"cut-206"}
 
-FUNCTIONS = [good, *(_bad(fn_id) for fn_id in [*ANSWERS, *HANGS])]
+FUNCTIONS = [good, *(_bad(fn_id) for fn_id in [*ANSWERS, *HANGS, *CUTS])]
 serve = outlast.asgi.serve(client, FUNCTIONS)
 
 
@@ -77,6 +79,14 @@ class Endpoint:
             CALLS[fn_id] = CALLS.get(fn_id, 0) + 1
         if request.method == "POST" and fn_id in HANGS:
             await asyncio.sleep(3600)
+        if request.method == "POST" and fn_id in CUTS:
+            await request.body()
+            headers = [(k.encode(), v.encode()) for k, v in SDK.items()]
+            headers.append((b"content-length", b"100000"))
+            await send({"type": "http.response.start", "status": 206, "headers": headers})
+            part = {"type": "http.response.body", "body": b'[{"op": "StepRun", ', "more_body": True}
+            await send(part)
+            raise ConnectionAbortedError("the app dies half-way through its answer")
         if request.method == "POST" and fn_id in ANSWERS:
             await request.body()
             status, body = ANSWERS[fn_id]
