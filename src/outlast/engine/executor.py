@@ -33,6 +33,7 @@ from outlast.protocol.op import Op
 from outlast.protocol.ops import (
     DISCOVERY_STEP_ID,
     MAX_REQUEST_STATE_BYTES,
+    MAX_RUN_STATE_BYTES,
     MAX_STEP_OUTPUT_BYTES,
     REQUEST_VERSION,
 )
@@ -64,6 +65,16 @@ def step_url(url: str, step_id: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
+class StateTooLarge(Exception):
+    """The run's state is over :data:`MAX_RUN_STATE_BYTES`: the run cannot go on."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(
+            f"the run's state (its events and step outputs) is {size} bytes; "
+            f"the limit is {MAX_RUN_STATE_BYTES}"
+        )
+
+
 def request_body(
     run: RunRecord, spec: FunctionSpec, memos: dict[str, Any], item: QueueItem, step_id: str
 ) -> dict[str, Any]:
@@ -72,12 +83,15 @@ def request_body(
     Run state over :data:`MAX_REQUEST_STATE_BYTES` is left out (``use_api``): the SDK
     fetches it from ``/v0/runs/{id}/batch`` and ``/actions``. The state has to be encoded
     to know its size; it goes into the body as pre-encoded orjson fragments, so encoding
-    the body does not encode it a second time.
+    the body does not encode it a second time. Raises :class:`StateTooLarge` past
+    :data:`MAX_RUN_STATE_BYTES` (a step may take it over the limit: the next call fails).
     """
     events = run.events
     encoded_events = jsonutil.dumps(events)
     encoded_memos = jsonutil.dumps(memos)
     size = len(encoded_events) + len(encoded_memos)
+    if size > MAX_RUN_STATE_BYTES:
+        raise StateTooLarge(size)
     use_api = size > MAX_REQUEST_STATE_BYTES
     if use_api:
         log.debug("run state sent through the API", extra={"run_id": run.id, "bytes": size})
@@ -391,20 +405,8 @@ class Executor:
                 await sync_registry(self.registry, r)
             spec = self.registry.get(run.function_id)
         if spec is None:
-            async with self._tx() as s:
-                await s.delete_item(item.id)
-                locked = await s.lock_run(run.id)
-                if locked is not None:
-                    await self.machine.finish(
-                        s,
-                        locked,
-                        RunStatus.FAILED,
-                        now_ms(),
-                        error={
-                            "name": "FunctionNotFound",
-                            "message": f"function {run.function_id!r} is not synced",
-                        },
-                    )
+            message = f"function {run.function_id!r} is not synced"
+            await self._fail_run(item, run.id, {"name": "FunctionNotFound", "message": message})
             return None, None
         app = spec.app_id
         if self._app_calls[app] >= self.max_app_calls:
@@ -419,6 +421,14 @@ class Executor:
         finally:
             self._app_calls[app] -= 1
 
+    async def _fail_run(self, item: QueueItem, run_id: str, error: dict[str, Any]) -> None:
+        """The run cannot go on (its function is gone, its state too large): it fails."""
+        async with self._tx() as s:
+            await s.delete_item(item.id)
+            locked = await s.lock_run(run_id)
+            if locked is not None:
+                await self.machine.finish(s, locked, RunStatus.FAILED, now_ms(), error=error)
+
     async def _call_app(
         self, item: QueueItem, run: RunRecord, spec: FunctionSpec, memos: dict[str, Any]
     ) -> tuple[QueueItem | None, RunState | None]:
@@ -429,7 +439,11 @@ class Executor:
             await self._batched.save(
                 group_commit.Work(run.id, lambda s: self.machine.start(s, run.id, spec, started))
             )
-        body = request_body(run, spec, memos, item, step_id)
+        try:
+            body = request_body(run, spec, memos, item, step_id)
+        except StateTooLarge as exc:
+            await self._fail_run(item, run.id, {"name": "RunStateTooLarge", "message": str(exc)})
+            return None, None
         result = await self.caller.call(step_url(spec.url, step_id), body, run.id)
         done = one_step_done(item, run, result)
         if done is not None:

@@ -64,6 +64,8 @@ MAX_EVENT_NAME_LENGTH = 256
 MAX_STEP_OUTPUT_BYTES = 4 * 1024 * 1024
 #: Above this much run state the server sends ``use_api`` and the SDK fetches it.
 MAX_REQUEST_STATE_BYTES = 4 * 1024 * 1024
+#: A run's state (its events and step outputs) may reach this much; past it the run fails.
+MAX_RUN_STATE_BYTES = 32 * 1024 * 1024
 DEFAULT_RETRIES = 4
 MAX_RETRIES = 20
 MAX_TRIGGERS = 10
