@@ -56,3 +56,13 @@ def make_app(tmp_path: Path) -> Iterator[MakeApp]:
     yield make
     for app in started:
         app.kill()
+
+
+@pytest.fixture
+def schema() -> Iterator[str]:
+    """A fresh schema on the shared PostgreSQL, for tests that start several servers on
+    one database (dropped afterwards)."""
+    require_postgres()
+    name = new_schema()
+    yield name
+    asyncio.run(drop_schema(name))

@@ -3,9 +3,7 @@ because they are enforced through the store (leasing counts, row locks), not in 
 
 from __future__ import annotations
 
-import asyncio
 import itertools
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -14,20 +12,12 @@ from outlast.protocol import signing
 from tests.acceptance.conftest import MakeApp, MakeServer
 from tests.acceptance.harness import wait_for
 from tests.acceptance.test_flow_control import APP, events, stats
-from tests.conftest import POSTGRES_URI, drop_schema, new_schema, require_postgres
+from tests.conftest import POSTGRES_URI
 
 EVENT_KEY = "two-servers"
 SIGNING_KEY = "7a" * 32
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def schema() -> Iterator[str]:
-    require_postgres()
-    name = new_schema()
-    yield name
-    asyncio.run(drop_schema(name))
 
 
 @pytest.mark.timeout(180)

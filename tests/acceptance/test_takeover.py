@@ -4,11 +4,9 @@ run out, and nothing is lost or done twice but the steps that were in flight."""
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,21 +14,13 @@ import pytest
 from outlast.protocol import signing
 from tests.acceptance.conftest import MakeApp, MakeServer
 from tests.acceptance.harness import wait_for
-from tests.conftest import POSTGRES_URI, drop_schema, new_schema, require_postgres
+from tests.conftest import POSTGRES_URI
 
 APP = "tests.acceptance.apps.core_app:app"
 EVENT_KEY = "takeover"
 SIGNING_KEY = "3c" * 32
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def schema() -> Iterator[str]:
-    require_postgres()
-    name = new_schema()
-    yield name
-    asyncio.run(drop_schema(name))
 
 
 def records(path: Path) -> list[tuple[str, str, float]]:
