@@ -19,7 +19,7 @@ from tests.acceptance.pg_cluster import Cluster
 
 APP = "tests.acceptance.apps.core_app:app"
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.chaos]
 
 
 @pytest.fixture
@@ -55,7 +55,7 @@ def test_postgres_restarted_and_stopped_under_load(
         r = httpx.post(f"{server.url}/e/any", json={"name": "test/crash"}, timeout=30)
         assert r.status_code == 503, r.text
         assert r.headers["retry-after"] == "1"
-        time.sleep(5)
+        time.sleep(10)
         assert httpx.get(f"{server.url}/health", timeout=5).status_code == 200
     finally:
         cluster.start()

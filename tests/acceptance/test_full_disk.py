@@ -19,6 +19,8 @@ from tests.conftest import IN_CI
 
 APP = "tests.acceptance.apps.core_app:app"
 
+pytestmark = pytest.mark.chaos
+
 
 @pytest.fixture
 def small_disk() -> Iterator[Path]:

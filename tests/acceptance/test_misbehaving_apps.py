@@ -11,11 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.acceptance.conftest import MakeApp, MakeServer
 from tests.acceptance.harness import App, wait_for
 
 APP = "tests.acceptance.apps.misbehaving_app:app"
+
+pytestmark = pytest.mark.chaos
 
 #: What each run's error must say, by function (each answers as its name says: see
 #: ANSWERS in the app).

@@ -9,10 +9,14 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.acceptance.conftest import MakeApp, MakeServer
 from tests.acceptance.harness import wait_for
 
 APP = "tests.acceptance.apps.core_app:app"
+
+pytestmark = pytest.mark.chaos
 
 
 def counts(path: Path) -> Counter[tuple[str, ...]]:

@@ -20,7 +20,7 @@ APP = "tests.acceptance.apps.core_app:app"
 EVENT_KEY = "takeover"
 SIGNING_KEY = "3c" * 32
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.chaos]
 
 
 def records(path: Path) -> list[tuple[str, str, float]]:
