@@ -103,8 +103,9 @@ def _parser() -> argparse.ArgumentParser:
             "--app-calls",
             type=int,
             default=int(_env("APP_CALLS") or 0) or None,
-            help="the most calls to one app in flight at once (default: 3/4 of "
-            "--queue-workers, so one slow or hanging app leaves room for the others)",
+            help="call slots apps may hold between them, shared equally by the apps with "
+            "calls in flight (default: 3/4 of --queue-workers, so slow or hanging apps "
+            "leave room for the others)",
         )
         p.add_argument(
             "--call-timeout",

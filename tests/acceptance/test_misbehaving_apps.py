@@ -95,3 +95,31 @@ def test_a_hanging_app_leaves_call_slots_for_the_others(
     assert took < 3, took
     assert calls_of(hanging).get("hang") == 6
     server.doctor()  # the runs waiting for a slot are queued, not stuck
+
+
+def test_two_hanging_apps_share_their_slots_and_leave_room(
+    make_server: MakeServer, make_app: MakeApp
+) -> None:
+    """Eight slots, six for apps between them: two apps that never answer share them (one
+    more while the other had none in flight), and a third app's run still goes through."""
+    server = make_server(args=["--queue-workers", "8", "--call-timeout", "60"])
+    hanging = []
+    for app_id in ("hang-one", "hang-two"):
+        app = make_app(APP, env={"OUTLAST_DEV": server.url, "MISBEHAVING_APP_ID": app_id})
+        app.sync(server)
+        hanging.append(app)
+    other = make_app("tests.acceptance.apps.bad_input_app:app", env={"OUTLAST_DEV": server.url})
+    other.sync(server)
+    server.send([{"name": "bad/hang", "data": {"n": n}} for n in range(20)])
+
+    def held() -> list[int]:
+        return [calls_of(app).get("hang", 0) for app in hanging]
+
+    wait_for(lambda: sum(held()) >= 6 and min(held()) >= 1, 15, "both hanging apps called")
+    time.sleep(1)  # anything more they could take, they have taken by now
+    assert 6 <= sum(held()) <= 7 and min(held()) >= 1, held()
+    started = time.monotonic()
+    [event_id] = server.send({"name": "bad-input/greet", "data": {"who": "ada"}})
+    assert server.wait_run(event_id, "Completed", timeout=10)["output"] == {"greeting": "hello ada"}
+    assert time.monotonic() - started < 3
+    assert sum(held()) <= 7, held()

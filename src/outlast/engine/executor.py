@@ -169,9 +169,10 @@ class Executor:
         self.owner = owner
         self.lease_ms = lease_ms
         self.max_inflight = max_inflight
+        #: The slots apps may hold between them; the others stay free for an app that has
+        #: no call in flight, however slow or hanging the busy ones are.
         self.max_app_calls = max_app_calls or max(1, max_inflight * 3 // 4)
-        #: Calls in flight per app: one slow or hanging app may hold no more than
-        #: ``max_app_calls`` of the slots, whatever is queued for it.
+        #: Calls in flight per app (apps with none are not kept).
         self._app_calls: Counter[str] = Counter()
         self._store_failures = FailureLog(log)
         self._wake = asyncio.Event()
@@ -409,7 +410,7 @@ class Executor:
             await self._fail_run(item, run.id, {"name": "FunctionNotFound", "message": message})
             return None, None
         app = spec.app_id
-        if self._app_calls[app] >= self.max_app_calls:
+        if not self.may_call(app):
             # The app has its share of the slots busy (slow or hanging calls): this call
             # waits in the queue a moment, and the slot goes to other apps' work.
             await self._release(item, APP_BUSY_DELAY_MS)
@@ -420,6 +421,19 @@ class Executor:
             return await self._call_app(item, run, spec, memos)
         finally:
             self._app_calls[app] -= 1
+            if not self._app_calls[app]:
+                del self._app_calls[app]
+
+    def may_call(self, app: str) -> bool:
+        """Whether ``app`` may have one more call in flight. The apps with calls in flight
+        share ``max_app_calls`` equally; an app with none may always start one (while a
+        slot is free), since calls in flight cannot be taken back when a new app turns up:
+        so slow or hanging apps never fill every slot between them."""
+        mine = self._app_calls.get(app, 0)
+        if mine == 0:
+            return True
+        share = max(1, self.max_app_calls // len(self._app_calls))
+        return mine < share and sum(self._app_calls.values()) < self.max_app_calls
 
     async def _fail_run(self, item: QueueItem, run_id: str, error: dict[str, Any]) -> None:
         """The run cannot go on (its function is gone, its state too large): it fails."""

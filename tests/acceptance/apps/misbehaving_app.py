@@ -7,6 +7,7 @@ answer of that name, whatever the request; ``good`` is served by the SDK.
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any
 
 import orjson
@@ -18,7 +19,7 @@ from starlette.types import Receive, Scope, Send
 
 import outlast
 
-APP_ID = "misbehaving"
+APP_ID = os.environ.get("MISBEHAVING_APP_ID", "misbehaving")
 client = outlast.Client(APP_ID)
 SDK = {"x-inngest-sdk": "outlast-py:v0.1.0", "content-type": "application/json"}
 MB = 1024 * 1024
