@@ -37,6 +37,16 @@ logger = logging.getLogger(__name__)
 SEND_ATTEMPTS = 5
 #: First delay between send attempts, doubled each time.
 SEND_BACKOFF_SECONDS = 0.1
+#: The longest ``Retry-After`` a send waits for between two attempts.
+MAX_RETRY_AFTER_SECONDS = 10.0
+
+
+def _retry_after_s(value: str | None) -> float:
+    """``Retry-After`` in seconds (the delay form), capped; 0 when absent or a date."""
+    try:
+        return min(max(float(value or 0), 0.0), MAX_RETRY_AFTER_SECONDS)
+    except ValueError:
+        return 0.0
 
 
 class Client:
@@ -179,10 +189,12 @@ class Client:
         headers[Header.EVENT_ID_SEED] = ids.make_event_id_seed()
         content = jsonutil.dumps(body)
         last_error = "no response"
+        wait_s = 0.0
         async with self.http() as http:
             for attempt in range(SEND_ATTEMPTS):
                 if attempt:
-                    await asyncio.sleep(SEND_BACKOFF_SECONDS * 2 ** (attempt - 1))
+                    await asyncio.sleep(max(wait_s, SEND_BACKOFF_SECONDS * 2 ** (attempt - 1)))
+                wait_s = 0.0
                 try:
                     response = await http.post(url, content=content, headers=headers)
                 except httpx.TransportError as exc:
@@ -190,6 +202,8 @@ class Client:
                     logger.warning("sending events failed (attempt %d): %s", attempt + 1, exc)
                     continue
                 if response.status_code >= 500:
+                    # 503 / 507 from a server whose database is away say when to come back.
+                    wait_s = _retry_after_s(response.headers.get("retry-after"))
                     last_error = f"HTTP {response.status_code}: {response.text[:500]}"
                     logger.warning(
                         "event API answered %d (attempt %d)", response.status_code, attempt + 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import httpx
@@ -79,6 +80,8 @@ class EventAPI:
         if status == -1:
             raise httpx.ConnectError("refused", request=request)
         body = jsonutil.loads(request.content)
+        if status == 503:
+            return httpx.Response(status, text="later", headers={"retry-after": "0.3"})
         if status >= 500:
             return httpx.Response(status, text="oops")
         if status >= 400:
@@ -121,6 +124,14 @@ async def test_send_retries_5xx_and_network_errors_with_the_same_seed() -> None:
     assert len(api.requests) == 4
     seeds = {r.headers["x-inngest-event-id-seed"] for r in api.requests}
     assert len(seeds) == 1
+
+
+async def test_send_waits_as_long_as_retry_after_says() -> None:
+    api = EventAPI([503, 200])
+    started = time.monotonic()
+    assert await make_client(api).send({"name": "a"}) == ["id0"]
+    assert time.monotonic() - started >= 0.3
+    assert len(api.requests) == 2
 
 
 async def test_send_gives_up_after_five_attempts() -> None:
