@@ -53,6 +53,9 @@ RELEASE_DELAY_MS = 1000
 BEAT_MS = 1000
 #: A process not heard from for this long is taken for dead: the others free its items.
 DEAD_AFTER_MS = 4000
+#: How long a call waits for room when its app has its share of the slots busy, before it
+#: goes back to the queue.
+APP_WAIT_S = 0.25
 #: How long a call waits in the queue when its app has its share of the slots busy.
 APP_BUSY_DELAY_MS = 500
 
@@ -174,6 +177,10 @@ class Executor:
         self.max_app_calls = max_app_calls or max(1, max_inflight * 3 // 4)
         #: Calls in flight per app (apps with none are not kept).
         self._app_calls: Counter[str] = Counter()
+        #: Set (and replaced) each time an app's call ends: wakes the calls waiting for room.
+        self._slot_freed = asyncio.Event()
+        #: Tasks waiting for room in their app's share.
+        self._waiting = 0
         self._store_failures = FailureLog(log)
         self._wake = asyncio.Event()
         self._inflight: set[asyncio.Task[None]] = set()
@@ -299,8 +306,14 @@ class Executor:
                 self._failed("leasing work", exc)
                 await asyncio.sleep(0.5)
 
+    def _free(self) -> int:
+        """Slots for new work. Calls waiting for room in their app's share hold none: the
+        work of other apps is leased meanwhile (up to as many waiting calls as slots)."""
+        busy = len(self._inflight) - self._waiting
+        return min(self.max_inflight - busy, 2 * self.max_inflight - len(self._inflight))
+
     async def _tick(self) -> None:
-        free = self.max_inflight - len(self._inflight)
+        free = self._free()
         items: list[QueueItem] = []
         if free > 0:
             self._wake.clear()
@@ -317,7 +330,7 @@ class Executor:
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._inflight.discard(task)
-        if len(self._inflight) == self.max_inflight - 1:
+        if self._free() == 1:
             self._wake.set()  # a slot freed up after the loop found none
 
     async def _idle(self, has_room: bool) -> None:
@@ -410,9 +423,9 @@ class Executor:
             await self._fail_run(item, run.id, {"name": "FunctionNotFound", "message": message})
             return None, None
         app = spec.app_id
-        if not self.may_call(app):
-            # The app has its share of the slots busy (slow or hanging calls): this call
-            # waits in the queue a moment, and the slot goes to other apps' work.
+        if not await self._slot_for(app):
+            # The app has its share of the slots busy with slow or hanging calls: this call
+            # waits in the queue a moment, and its task slot goes to other apps' work.
             await self._release(item, APP_BUSY_DELAY_MS)
             return None, None
         # Taken now, before any await: tasks checking meanwhile must see it.
@@ -423,6 +436,28 @@ class Executor:
             self._app_calls[app] -= 1
             if not self._app_calls[app]:
                 del self._app_calls[app]
+            freed, self._slot_freed = self._slot_freed, asyncio.Event()
+            freed.set()
+
+    async def _slot_for(self, app: str) -> bool:
+        """Wait a little for ``app`` to have room for one more call. An app whose calls are
+        quick gets room at once (no trip through the queue); one whose calls are slow or
+        hang does not, and the call goes back to the queue."""
+        if self.may_call(app):
+            return True
+        deadline = asyncio.get_running_loop().time() + APP_WAIT_S
+        self._waiting += 1
+        self._wake.set()  # the loop may lease other apps' work now
+        try:
+            while not self.may_call(app):
+                left = deadline - asyncio.get_running_loop().time()
+                if left <= 0:
+                    return False
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._slot_freed.wait(), left)
+            return True
+        finally:
+            self._waiting -= 1
 
     def may_call(self, app: str) -> bool:
         """Whether ``app`` may have one more call in flight. The apps with calls in flight
