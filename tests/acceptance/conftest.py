@@ -34,8 +34,8 @@ def make_server(tmp_path: Path) -> Iterator[MakeServer]:
 
     def make(**kwargs: Any) -> Server:
         server = Server(tmp_path, **kwargs)
+        started.append(server)  # before start: one that fails to come up is killed too
         server.start()
-        started.append(server)
         return server
 
     yield make
@@ -49,8 +49,8 @@ def make_app(tmp_path: Path) -> Iterator[MakeApp]:
 
     def make(target: str, **kwargs: Any) -> App:
         app = App(tmp_path, target, **kwargs)
+        started.append(app)  # before start: one that fails to come up is killed too
         app.start()
-        started.append(app)
         return app
 
     yield make
