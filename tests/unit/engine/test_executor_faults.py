@@ -62,16 +62,7 @@ async def test_work_that_failed_on_a_store_error_is_done_again(machine: MakeMach
         [run] = await m.ingest(s, [EventRecord("01E", "go", {"name": "go", "data": {}}, 1)], 1)
     await executor.start()
     try:
-        deadline = time.monotonic() + 8
-        status = RunStatus.QUEUED
-        while time.monotonic() < deadline:
-            async with store.read() as r:
-                found = await r.get_run(run.id)
-            assert found is not None
-            status = found.status
-            if status.finished:
-                break
-            await asyncio.sleep(0.05)
+        status = (await wait_finished(store, run.id, 8)).status
     finally:
         await executor.stop()
         await store.close()
