@@ -18,7 +18,13 @@ from typing import Any
 
 from outlast.engine.caller import DEFAULT_CALL_TIMEOUT_S, MAX_CALL_TIMEOUT_S
 from outlast.engine.runtime import Engine, EngineConfig
-from outlast.protocol.ops import DEFAULT_MAX_EVENT_BYTES, MAX_EVENT_BYTES_CAP, ServerKind
+from outlast.protocol.ops import (
+    DEFAULT_MAX_EVENT_BYTES,
+    DEFAULT_MAX_REQUEST_BYTES,
+    MAX_EVENT_BYTES_CAP,
+    MAX_REQUEST_BYTES_CAP,
+    ServerKind,
+)
 from outlast.server import ServerSettings, create_app
 from outlast.store import Store
 
@@ -123,6 +129,13 @@ def _parser() -> argparse.ArgumentParser:
             "--max-event-bytes",
             type=int,
             default=int(_env("MAX_EVENT_BYTES") or DEFAULT_MAX_EVENT_BYTES),
+            help="largest event the event API accepts, in bytes (at most 3 MiB)",
+        )
+        p.add_argument(
+            "--max-request-bytes",
+            type=int,
+            default=int(_env("MAX_REQUEST_BYTES") or DEFAULT_MAX_REQUEST_BYTES),
+            help="largest request (a batch of events) the event API accepts, in bytes",
         )
         p.add_argument("--log-level", default=_env("LOG_LEVEL") or "info")
         p.add_argument(
@@ -171,6 +184,11 @@ def make_store(sqlite_dir: str, postgres_uri: str | None, schema: str | None = N
 def _check_limits(args: argparse.Namespace) -> str | None:
     if not 1024 <= args.max_event_bytes <= MAX_EVENT_BYTES_CAP:
         return f"--max-event-bytes must be from 1024 to {MAX_EVENT_BYTES_CAP} (3 MiB)"
+    if not args.max_event_bytes <= args.max_request_bytes <= MAX_REQUEST_BYTES_CAP:
+        return (
+            f"--max-request-bytes must be from --max-event-bytes ({args.max_event_bytes}) "
+            f"to {MAX_REQUEST_BYTES_CAP} (256 MiB)"
+        )
     if args.queue_workers < 1:
         return "--queue-workers must be at least 1"
     if args.app_calls is not None and args.app_calls < 1:
@@ -216,6 +234,7 @@ async def _serve(args: argparse.Namespace) -> None:
         signing_key=signing_key,
         signing_key_fallback=None if dev else args.signing_key_fallback,
         max_event_bytes=args.max_event_bytes,
+        max_request_bytes=args.max_request_bytes,
         sdk_urls=tuple(args.sdk_url or ()),
         poll_interval_s=args.poll_interval,
         dashboard_key=None if dev or not args.dashboard_key else args.dashboard_key.strip(),

@@ -113,8 +113,9 @@ def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture(scope="module")
 def small(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """A dev server whose event size limit is configured down to 2 KiB."""
-    yield from started(Server(tmp_path_factory.mktemp("small"), args=["--max-event-bytes", "2048"]))
+    """A dev server whose event and request size limits are configured down to 2 and 8 KiB."""
+    args = ["--max-event-bytes", "2048", "--max-request-bytes", "8192"]
+    yield from started(Server(tmp_path_factory.mktemp("small"), args=args))
 
 
 @pytest.fixture(scope="module")
@@ -232,27 +233,35 @@ def test_at_most_5000_events_per_request(dev: Server) -> None:
     still_serving(dev)
 
 
-def test_event_payload_limit_default_512_kib(dev: Server) -> None:
-    big = {"name": "bad-input/big", "data": {"blob": "x" * (600 * 1024)}}
-    body = refused(request(dev, "POST", "/e/test", big), 413, "larger than 524288 bytes")
+def test_event_and_request_limits_default(dev: Server) -> None:
+    """Two limits, as Inngest's event API has: 3 MiB per event, and a request of its own
+    (32 MiB) so that a batch of large events is accepted whole."""
+    big = {"name": "bad-input/big", "data": {"blob": "x" * (3 * 1024 * 1024)}}
+    body = refused(request(dev, "POST", "/e/test", big), 400, "event 0", "3145728 bytes")
     assert body["ids"] == []
-    # Sent without a Content-Length (chunked), it is refused the same way.
-    chunks = iter([json.dumps(big).encode()])
+    assert events_named(dev, "bad-input/big") == []
+
+    # Eight 1 MiB events in one request (the official Python SDK's own batch case): kept.
+    batch = [{"name": "bad-input/big", "data": {"blob": "x" * 1024 * 1024}} for _ in range(8)]
+    ids = dev.send(batch)
+    assert len(ids) == 8
+    assert len(dev.get(f"/v1/events/{ids[0]}")["data"]["blob"]) == 1024 * 1024
+
+    # Over the request limit: refused before it is read whole, also when chunked.
+    huge = [{"name": "bad-input/huge", "data": {"blob": "x" * 1024 * 1024}} for _ in range(33)]
+    refused(request(dev, "POST", "/e/test", huge), 413, "larger than 33554432 bytes")
+    chunks = iter([json.dumps(huge).encode()])
     r = httpx.post(
         f"{dev.url}/e/test", content=chunks, headers={"content-type": "application/json"}
     )
-    refused(r, 413, "524288")
-    assert events_named(dev, "bad-input/big") == []
-    still_serving(dev)
-
-    [event_id] = dev.send({"name": "bad-input/big", "data": {"blob": "x" * (400 * 1024)}})
-    assert len(dev.get(f"/v1/events/{event_id}")["data"]["blob"]) == 400 * 1024
+    refused(r, 413, "33554432")
+    assert events_named(dev, "bad-input/huge") == []
     good_event_accepted(dev)
 
 
 def test_event_payload_limit_configured(small: Server) -> None:
     big = {"name": "bad-input/big", "data": {"blob": "x" * 3000}}
-    body = refused(request(small, "POST", "/e/test", big), 413, "2048 bytes")
+    body = refused(request(small, "POST", "/e/test", big), 400, "event 0", "2048 bytes")
     assert body["ids"] == []
     # A body just under the limit whose stored form (with id, ts, user) is over it.
     edge = {"name": "bad-input/big", "data": {"blob": "x" * 1990}}
@@ -263,6 +272,11 @@ def test_event_payload_limit_configured(small: Server) -> None:
 
     [event_id] = small.send({"name": "bad-input/big", "data": {"blob": "x" * 1000}})
     assert small.get(f"/v1/events/{event_id}")["data"]["blob"] == "x" * 1000
+    # Events under their limit in a request over its own: refused whole, as 413.
+    many = [{"name": "bad-input/many-small", "data": {"blob": "x" * 1000}} for _ in range(9)]
+    body = refused(request(small, "POST", "/e/test", many), 413, "larger than 8192 bytes")
+    assert body["ids"] == []
+    assert events_named(small, "bad-input/many-small") == []
     good_event_accepted(small)
 
 
@@ -627,11 +641,21 @@ def test_start_refuses_to_run_without_keys(
     [
         (["--max-event-bytes", "0"], "--max-event-bytes must be from 1024"),
         (["--max-event-bytes", str(4 * 1024 * 1024)], "--max-event-bytes must be from 1024"),
+        (["--max-request-bytes", "1000"], "--max-request-bytes must be from --max-event-bytes"),
+        (["--max-request-bytes", str(300 * 2**20)], "--max-request-bytes must be from"),
         (["--queue-workers", "0"], "--queue-workers must be at least 1"),
         (["--retry-interval", "-1"], "--retry-interval must be a positive"),
         (["--poll-interval", "-2"], "--poll-interval must be 0"),
     ],
-    ids=["tiny-limit", "huge-limit", "no-workers", "negative-retry", "negative-poll"],
+    ids=[
+        "tiny-limit",
+        "huge-limit",
+        "tiny-request",
+        "huge-request",
+        "no-workers",
+        "negative-retry",
+        "negative-poll",
+    ],
 )
 def test_dev_refuses_bad_flags(tmp_path: Path, args: list[str], words: str) -> None:
     cmd = [sys.executable, "-m", "outlast.cli", "dev", "--port", str(free_port())]

@@ -229,3 +229,5 @@ class Wait:
     event: dict[str, Any] | None
     correlation_id: str | None
     expires_at: int | None
+    #: Planned in race mode: the run goes on when it resolves, whatever else is out.
+    race: bool = False

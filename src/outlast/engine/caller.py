@@ -96,15 +96,15 @@ def parse_retry_after(value: str | None, now: float | None = None) -> int | None
 
 
 def _error_body(body: Any, status: int) -> dict[str, Any]:
+    """The error an app answered with, every field kept as the SDK sent it (``code``,
+    ``stack``, ``cause``, ``data``…); only ``name`` and ``message`` are filled in when
+    missing. A body that is not an error object becomes one that quotes it."""
     if isinstance(body, dict):
         err = body.get("error") if isinstance(body.get("error"), dict) else body
         if isinstance(err, dict) and ("message" in err or "name" in err):
-            out = {
-                "name": str(err.get("name") or "Error"),
-                "message": str(err.get("message") or ""),
-            }
-            if err.get("stack"):
-                out["stack"] = str(err["stack"])
+            out = dict(err)
+            out["name"] = str(err.get("name") or "Error")
+            out["message"] = str(err.get("message") or "")
             return out
     text = body if isinstance(body, str) else jsonutil.dumps_str(body)
     return {"name": "Error", "message": f"app answered HTTP {status}: {text[:2000]}"}

@@ -269,7 +269,10 @@ class Lifecycle:
     ) -> bool:
         """Give a waiting step its memo (event, invoke result, timeout) and continue the run."""
         run = await s.lock_run(run_id)
-        if run is None or run.status.finished or not await s.take_wait(run_id, step):
+        if run is None or run.status.finished:
+            return False
+        wait = await s.take_wait(run_id, step)
+        if wait is None:
             return False
         await s.delete_item_by_key(resume_key(run_id, step))
         status = StepStatus.FAILED if failed else StepStatus.COMPLETED
@@ -284,8 +287,14 @@ class Lifecycle:
             started_at=None,
             attempts=1,
         )
-        await s.enqueue([NewItem(QueueKind.DISCOVER, run_id, now)])
+        await self.step_resolved(s, run_id, now, race=wait.race)
         return True
+
+    async def step_resolved(self, s: Session, run_id: str, now: int, *, race: bool) -> None:
+        """A sleep, wait or invoke resolved: call the app again once the rest of its
+        parallel group is in too (at once for a step planned in race mode)."""
+        if race or await s.pending_steps(run_id) == 0:
+            await s.enqueue([NewItem(QueueKind.DISCOVER, run_id, now)])
 
     async def fail_step(
         self, s: Session, run_id: str, step: str, name: Any, op: str, err: dict[str, Any], now: int

@@ -36,18 +36,26 @@ class StepPayload:
 @dataclass(frozen=True, slots=True)
 class ResumePayload:
     """A step's timer (``QueueKind.RESUME``): a sleep's end, or a wait or invoke timing out
-    (``wait``), which resolves the step with ``memo``."""
+    (``wait``), which resolves the step with ``memo``.
+
+    A sleep's timer has no payload unless the sleep was planned in race mode: the store
+    counts the payload-less ones as steps of a parallel group still out
+    (``Queue.pending_steps``); a wait's timer is counted through its wait row."""
 
     wait: bool = False
     memo: Any = None
+    #: A sleep planned in race mode (a wait's race flag is on its wait row).
+    race: bool = False
 
     def encode(self) -> dict[str, Any] | None:
-        return {"wait": True, "memo": self.memo} if self.wait else None
+        if self.wait:
+            return {"wait": True, "memo": self.memo}
+        return {"race": True} if self.race else None
 
     @classmethod
     def decode(cls, item: QueueItem) -> ResumePayload:
         p = _payload(item)
-        return cls(wait=bool(p.get("wait")), memo=p.get("memo"))
+        return cls(wait=bool(p.get("wait")), memo=p.get("memo"), race=bool(p.get("race")))
 
 
 @dataclass(frozen=True, slots=True)

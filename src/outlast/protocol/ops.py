@@ -55,10 +55,16 @@ EVENT_FUNCTION_CANCELLED = "inngest/function.cancelled"
 EVENT_FUNCTION_INVOKED = "inngest/function.invoked"
 EVENT_CRON = "inngest/scheduled.timer"
 
-#: Default maximum size of one event and of a request body, in bytes.
-DEFAULT_MAX_EVENT_BYTES = 512 * 1024
+#: Default maximum size of one event, in bytes: Inngest's servers (dev and self-hosted)
+#: accept events up to 3 MiB (its ``AbsoluteMaxEventSize``), and apps rely on it.
+DEFAULT_MAX_EVENT_BYTES = 3 * 1024 * 1024
 #: The largest --max-event-bytes a server accepts.
 MAX_EVENT_BYTES_CAP = 3 * 1024 * 1024
+#: Default maximum size of one request to the event API, a separate limit: a batch of
+#: events may well be larger than one event. Inngest reads the request as a stream and
+#: sets no total; Outlast reads it whole, so it bounds the memory one request may take.
+DEFAULT_MAX_REQUEST_BYTES = 32 * 1024 * 1024
+MAX_REQUEST_BYTES_CAP = 256 * 1024 * 1024
 MAX_EVENTS_PER_REQUEST = 5000
 MAX_EVENT_NAME_LENGTH = 256
 MAX_STEP_OUTPUT_BYTES = 4 * 1024 * 1024

@@ -47,9 +47,9 @@ async def post_events(request: Request) -> Response:
     if denied is not None:
         return denied
     try:
-        raw = await read_body(request, settings.max_event_bytes)
+        raw = await read_body(request, settings.max_request_bytes)
     except BodyTooLarge:
-        return _answer([], 413, f"request body is larger than {settings.max_event_bytes} bytes")
+        return _answer([], 413, f"request body is larger than {settings.max_request_bytes} bytes")
     try:
         body = jsonutil.loads(raw)
     except ValueError:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from outlast.protocol.ops import DEFAULT_MAX_EVENT_BYTES, ServerKind
+from outlast.protocol.ops import DEFAULT_MAX_EVENT_BYTES, DEFAULT_MAX_REQUEST_BYTES, ServerKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,8 +14,10 @@ class ServerSettings:
     event_keys: tuple[str, ...] = ()
     signing_key: str | None = None
     signing_key_fallback: str | None = None
-    #: Largest request body (and event) the event API accepts.
+    #: Largest event the event API accepts.
     max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
+    #: Largest request body the event API accepts (a batch of events).
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
     #: Apps to sync at start (dev mode ``-u``), and how often to sync them again (0: never).
     sdk_urls: tuple[str, ...] = field(default=())
     poll_interval_s: float = 0.0

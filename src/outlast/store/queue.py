@@ -79,9 +79,25 @@ class QueueQueries(Queries):
         )
 
     async def pending_steps(self, run_id: str) -> int:
+        """How many steps of the run's parallel group are still out: planned steps to run,
+        sleeps, waits and invokes. The run is called again when none is (Inngest's request
+        pattern: one discovery call per group). Steps planned in race mode are left out:
+        each moves the run on by itself, and a race's losers may stay out.
+
+        A race step's or sleep's queue item carries a payload (``{"race": true}``); a
+        wait's timeout timer carries its memo and is counted through its wait row."""
         r = await self.c.fetchone(
-            "SELECT COUNT(*) FROM queue WHERE run_id = ? AND kind = ?",
-            (run_id, QueueKind.STEP.value),
+            "SELECT (SELECT COUNT(*) FROM queue WHERE run_id = ? AND kind IN (?, ?) "
+            "AND payload IS NULL) + (SELECT COUNT(*) FROM waits WHERE run_id = ? "
+            "AND kind IN (?, ?) AND race = 0)",
+            (
+                run_id,
+                QueueKind.STEP.value,
+                QueueKind.RESUME.value,
+                run_id,
+                WaitKind.WAIT.value,
+                WaitKind.INVOKE.value,
+            ),
         )
         return int(r[0]) if r else 0
 
@@ -132,7 +148,7 @@ class QueueQueries(Queries):
         for w in waits:
             await self.c.execute(
                 "INSERT INTO waits (run_id, kind, step, event_name, expression, event, "
-                "correlation_id, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "correlation_id, expires_at, race) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     w.run_id,
                     w.kind.value,
@@ -142,6 +158,7 @@ class QueueQueries(Queries):
                     j(w.event),
                     w.correlation_id,
                     w.expires_at,
+                    int(w.race),
                 ),
             )
 
@@ -176,10 +193,11 @@ class QueueQueries(Queries):
         )
         return None if r is None else wait_row(r)
 
-    async def take_wait(self, run_id: str, step_hash: str) -> bool:
-        """Remove a run's wait on a step; True for the one caller that removed it."""
-        n = await self.c.execute(
-            "DELETE FROM waits WHERE run_id = ? AND step = ? AND kind IN (?, ?)",
+    async def take_wait(self, run_id: str, step_hash: str) -> Wait | None:
+        """Remove a run's wait on a step: the wait, for the one caller that removed it."""
+        r = await self.c.fetchone(
+            "DELETE FROM waits WHERE run_id = ? AND step = ? AND kind IN (?, ?) "
+            f"RETURNING {WAIT_COLS}",
             (run_id, step_hash, WaitKind.WAIT.value, WaitKind.INVOKE.value),
         )
-        return n > 0
+        return wait_row(r) if r is not None else None

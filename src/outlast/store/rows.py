@@ -118,7 +118,9 @@ STEP_COLS = (
     "run_id, hash, name, op, status, attempts, memo, error, scheduled_at, started_at, "
     "ended_at, done"
 )
-WAIT_COLS = "id, run_id, kind, step, event_name, expression, event, correlation_id, expires_at"
+WAIT_COLS = (
+    "id, run_id, kind, step, event_name, expression, event, correlation_id, expires_at, race"
+)
 ITEM_COLS = "id, run_id, kind, step, payload, attempt, due_at, ckey"
 
 
@@ -168,6 +170,7 @@ def wait_row(r: Row) -> Wait:
         event=uj(r[6]),
         correlation_id=r[7],
         expires_at=r[8],
+        race=bool(r[9]),
     )
 
 

@@ -288,6 +288,33 @@ def concurrency(t: Target) -> None:
         assert start >= end - 0.01, spans
 
 
+def big_batch(t: Target) -> None:
+    """Eight events of 1 MiB each, sent by the SDK in one request (over the size of one
+    event, under the request's own limit): one run gets them all."""
+    blob = "x" * (1024 * 1024)
+    ids = t.send_many([("big-batch", {"blob": blob}) for _ in range(8)])
+    assert t.completed(ids[0], timeout=60) == {"sizes": [1024 * 1024] * 8}
+
+
+def parallel_calls(t: Target) -> None:
+    """Inngest's request pattern for a parallel group: one call per planned step, one when
+    the whole group (an invoke among it) is in, none in between."""
+    assert t.completed(t.send("parallel-calls")) == {"parts": ["done", 4, 9], "calls": 5}
+
+
+def invoke_timeout(t: Target) -> None:
+    """The server's invoke timeout error reaches the SDK as Inngest's, and the run's error is
+    kept exactly as the SDK sent it (with its ``code``)."""
+    run = t.wait_end(t.send("invoke-timeout"))
+    assert run["status"] == "Failed", run
+    assert run["error"] == {
+        "code": "step_errored",
+        "message": "Timed out waiting for invoked function to complete",
+        "name": "InngestInvokeTimeoutError",
+        "stack": None,
+    }
+
+
 Scenario = Callable[[Target], None]
 
 #: name -> (scenario, the clients it applies to).
@@ -315,6 +342,10 @@ SCENARIOS: dict[str, tuple[Scenario, tuple[str, ...]]] = {
     "rate-limit": (rate_limit, CLIENTS),
     "debounce": (debounce, CLIENTS),
     "concurrency": (concurrency, CLIENTS),
+    "big-batch": (big_batch, CLIENTS),
+    # The request pattern and the error's fields are the official Python SDK's own cases.
+    "parallel-calls": (parallel_calls, ("py",)),
+    "invoke-timeout": (invoke_timeout, ("py",)),
 }
 
 CASES = [(c, name) for name, (_, clients) in SCENARIOS.items() for c in clients]

@@ -10,7 +10,7 @@ from outlast.engine.lifecycle import resume_key
 from outlast.engine.ops.base import Call, Outcome
 from outlast.engine.payloads import ResumePayload
 from outlast.protocol import durations, ids
-from outlast.protocol.op import InvokeOpts, Op
+from outlast.protocol.op import InvokeOpts, Op, parallel_mode
 from outlast.protocol.ops import Opcode
 from outlast.store import NewItem
 
@@ -55,6 +55,7 @@ async def handle(call: Call, op: Op) -> Outcome:
                 event=None,
                 correlation_id=correlation,
                 expires_at=now + timeout_ms if timeout_ms else None,
+                race=parallel_mode(op.opts) == "race",
             )
         ]
     )

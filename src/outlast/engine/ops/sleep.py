@@ -9,8 +9,9 @@ from datetime import datetime
 from outlast.domain import QueueKind, StepStatus
 from outlast.engine.lifecycle import resume_key
 from outlast.engine.ops.base import Call, Outcome
+from outlast.engine.payloads import ResumePayload
 from outlast.protocol import durations
-from outlast.protocol.op import Op, SleepOpts
+from outlast.protocol.op import Op, SleepOpts, parallel_mode
 from outlast.protocol.ops import Opcode
 from outlast.store import NewItem
 
@@ -26,8 +27,18 @@ async def handle(call: Call, op: Op) -> Outcome:
     await s.upsert_step(
         run_id, step, name=op.label, op=Opcode.SLEEP.value, status=StepStatus.SLEEPING, now=call.now
     )
+    race = parallel_mode(op.opts) == "race"
     await s.enqueue(
-        [NewItem(QueueKind.RESUME, run_id, wake, step=step, dedupe_key=resume_key(run_id, step))]
+        [
+            NewItem(
+                QueueKind.RESUME,
+                run_id,
+                wake,
+                step=step,
+                payload=ResumePayload(race=race).encode(),
+                dedupe_key=resume_key(run_id, step),
+            )
+        ]
     )
     return Outcome.WAITS
 

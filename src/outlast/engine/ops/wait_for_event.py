@@ -13,7 +13,7 @@ from outlast.engine.lifecycle import resume_key
 from outlast.engine.ops.base import Call, Outcome
 from outlast.engine.payloads import ResumePayload
 from outlast.protocol import durations
-from outlast.protocol.op import Op, WaitOpts
+from outlast.protocol.op import Op, WaitOpts, parallel_mode
 from outlast.protocol.ops import Opcode
 from outlast.store import NewItem, Session
 
@@ -56,6 +56,7 @@ async def handle(call: Call, op: Op) -> Outcome:
         event=run.events[0] if run.events else None,
         correlation_id=None,
         expires_at=expires,
+        race=parallel_mode(op.opts) == "race",
     )
     await s.insert_waits([wait])
     await s.enqueue(

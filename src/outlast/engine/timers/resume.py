@@ -3,11 +3,11 @@ out (the step resolves with the memo its payload holds)."""
 
 from __future__ import annotations
 
-from outlast.domain import QueueItem, QueueKind, StepStatus
+from outlast.domain import QueueItem, StepStatus
 from outlast.engine.lifecycle import Lifecycle
 from outlast.engine.payloads import ResumePayload
 from outlast.protocol.ops import Opcode
-from outlast.store import NewItem, Session
+from outlast.store import Session
 
 
 async def fire(life: Lifecycle, s: Session, item: QueueItem, now: int) -> None:
@@ -31,4 +31,4 @@ async def fire(life: Lifecycle, s: Session, item: QueueItem, now: int) -> None:
         started_at=None,
         attempts=1,
     )
-    await s.enqueue([NewItem(QueueKind.DISCOVER, item.run_id, now)])
+    await life.step_resolved(s, item.run_id, now, race=payload.race)

@@ -270,6 +270,52 @@ async def cron(ctx: inngest.Context) -> dict[str, Any]:
     return {"event": ctx.event.name}
 
 
+@client.create_function(
+    fn_id="big-batch",
+    trigger=inngest.TriggerEvent(event=f"{P}.big-batch"),
+    batch_events=inngest.Batch(max_size=8, timeout=datetime.timedelta(seconds=10)),
+)
+async def big_batch(ctx: inngest.Context) -> dict[str, Any]:
+    return {"sizes": [len(e.data["blob"]) for e in ctx.events]}
+
+
+@client.create_function(fn_id="slow-child", trigger=inngest.TriggerEvent(event=f"{P}.slow-child"))
+async def slow_child(ctx: inngest.Context) -> str:
+    await ctx.step.sleep("nap", datetime.timedelta(seconds=float(ctx.event.data["seconds"])))
+    return "done"
+
+
+#: Calls the app received for each run of ``parallel-calls``.
+calls: dict[str, int] = {}
+
+
+@client.create_function(
+    fn_id="parallel-calls", trigger=inngest.TriggerEvent(event=f"{P}.parallel-calls"), retries=0
+)
+async def parallel_calls(ctx: inngest.Context) -> dict[str, Any]:
+    """A parallel group of an invoke and two steps, then a step: Inngest calls the app
+    once per planned step and once when the whole group is in (5 calls)."""
+    calls[ctx.run_id] = calls.get(ctx.run_id, 0) + 1
+    parts = await ctx.group.parallel(
+        (
+            lambda: ctx.step.invoke("invoke", function=slow_child, data={"seconds": 1}),
+            lambda: ctx.step.run("a", _square(2)),
+            lambda: ctx.step.run("b", _square(3)),
+        )
+    )
+    await ctx.step.run("after", _square(4))
+    return {"parts": list(parts), "calls": calls.pop(ctx.run_id)}
+
+
+@client.create_function(
+    fn_id="invoke-timeout", trigger=inngest.TriggerEvent(event=f"{P}.invoke-timeout"), retries=0
+)
+async def invoke_timeout(ctx: inngest.Context) -> None:
+    await ctx.step.invoke(
+        "slow", function=slow_child, data={"seconds": 5}, timeout=datetime.timedelta(seconds=1)
+    )
+
+
 FUNCTIONS = [
     steps,
     sleep,
@@ -294,6 +340,10 @@ FUNCTIONS = [
     rate_limit,
     debounce,
     concurrency,
+    big_batch,
+    slow_child,
+    parallel_calls,
+    invoke_timeout,
 ]
 
 app = fastapi.FastAPI()

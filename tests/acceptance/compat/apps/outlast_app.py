@@ -225,6 +225,13 @@ async def cron(ctx: outlast.Context) -> dict[str, Any]:
     return {"event": ctx.event.name}
 
 
+@client.function(
+    id="big-batch", trigger=on("big-batch"), batch_events=outlast.Batch(max_size=8, timeout="10s")
+)
+async def big_batch(ctx: outlast.Context) -> dict[str, Any]:
+    return {"sizes": [len(e.data["blob"]) for e in ctx.events]}
+
+
 FUNCTIONS = [
     steps,
     sleep,
@@ -249,6 +256,7 @@ FUNCTIONS = [
     rate_limit,
     debounce,
     concurrency,
+    big_batch,
 ]
 
 

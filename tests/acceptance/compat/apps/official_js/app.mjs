@@ -167,10 +167,13 @@ const functions = [
       }),
     { concurrency: { limit: 1, key: "event.data.key" } },
   ),
+  fn("big-batch", on("big-batch"), async ({ events }) => ({
+    sizes: events.map((e) => e.data.blob.length),
+  }), { batchEvents: { maxSize: 8, timeout: "10s" } }),
 ];
 
 const app = express();
-app.use(express.json({ limit: "10mb" }));
+app.use(express.json({ limit: "20mb" }));
 app.use("/api/inngest", serve({ client: inngest, functions }));
 // Send events with the SDK's own client (single or a batch), as application code does.
 app.post("/send", async (req, res) => {
