@@ -381,7 +381,6 @@ FUNCTION_PROBLEMS: list[tuple[str, dict[str, Any], list[str]]] = [
         ["triggers[0].expression", "valid string"],
     ),
     ("empty trigger event", fn_config(triggers=[{"event": ""}]), ["triggers[0].event"]),
-    ("no triggers", fn_config(triggers=[]), ["triggers", "at least 1"]),
     (
         "11 triggers",
         fn_config(triggers=[{"event": f"bad-input/e{i}"} for i in range(11)]),

@@ -26,8 +26,9 @@ ERRORS = {
     "text-200": "HTTP 200 with a body that is not JSON",
     "no-id-206": "op 0 of the answer ('StepRun') has no step 'id'",
     "weird-206": "op 0 of the answer has no 'op' (its keys: weird)",
-    "huge-200": "AnswerTooLarge",
-    "big-output-200": "OutputTooLarge: the function's output is",
+    # Inngest's names and messages; Outlast's detail (the sizes) in the stack.
+    "huge-200": "output_too_large: Your function's response body exceeds",
+    "big-output-200": "output_too_large: step output size is greater than the limit",
     "same-step-206": "NoProgress: the app answered with steps that had finished already",
     "cut-206": "NetworkError: request to",
 }
@@ -52,6 +53,8 @@ def test_each_misbehaviour_fails_its_run_clearly_and_is_not_called_in_a_loop(
         run = server.wait_run(bad[fn], "Failed", timeout=60)
         error = run["output"]
         assert says in f"{error['name']}: {error['message']}", (fn, error)
+        if fn == "big-output-200":
+            assert "the function's output is" in error["stack"], error
 
     origin = app.url.removesuffix("/api/outlast")
     calls = httpx.get(f"{origin}/calls", timeout=10).json()

@@ -168,7 +168,11 @@ async def test_a_step_out_of_retries_and_a_refused_op_record_their_last_attempt(
     async with store.read() as r:
         attempts = await r.list_step_attempts(run.id)
         steps = {s.hash: s for s in await r.list_steps(run.id)}
-    refused = {"name": "InvalidSleep", "message": "cannot sleep for 'forever'"}
+    refused = {
+        "error": "InvalidSleep: cannot sleep for 'forever'",
+        "name": "InvalidSleep",
+        "message": "cannot sleep for 'forever'",
+    }
     assert [(a.hash, a.attempt, a.started_at, a.error) for a in attempts] == [
         ("a", 0, 2_000, {"name": "Error", "message": "x"}),
         ("a", 1, 3_000, {"name": "Error", "message": "y"}),

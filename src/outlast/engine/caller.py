@@ -19,8 +19,9 @@ from typing import Any, ClassVar
 import aiohttp
 from multidict import CIMultiDict
 
+from outlast.engine import errors
 from outlast.engine.backoff import clamp_retry_after
-from outlast.protocol import jsonutil, signing
+from outlast.protocol import ids, jsonutil, signing
 from outlast.protocol.op import Op, OpError, parse_ops
 from outlast.protocol.ops import MAX_STEP_OUTPUT_BYTES, REQUEST_VERSION, Header, ServerKind
 
@@ -70,7 +71,7 @@ CallResult = Done | Ops | Failed
 
 
 def _error(message: str, name: str = "Error", **kw: Any) -> Failed:
-    return Failed(error={"name": name, "message": message}, **kw)
+    return Failed(error=errors.standard(name, message), **kw)
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> int | None:
@@ -107,7 +108,7 @@ def _error_body(body: Any, status: int) -> dict[str, Any]:
             out["message"] = str(err.get("message") or "")
             return out
     text = body if isinstance(body, str) else jsonutil.dumps_str(body)
-    return {"name": "Error", "message": f"app answered HTTP {status}: {text[:2000]}"}
+    return errors.standard("Error", f"app answered HTTP {status}: {text[:2000]}")
 
 
 def parse_response(status: int, headers: Mapping[str, str], raw: bytes) -> CallResult:
@@ -235,10 +236,16 @@ class Caller:
             return jsonutil.canonical(payload)
         return jsonutil.dumps(payload)
 
-    async def call(self, url: str, payload: dict[str, Any], run_id: str) -> CallResult:
+    async def call(
+        self, url: str, payload: dict[str, Any], run_id: str, job_id: str = ""
+    ) -> CallResult:
+        """POST one call to an app; ``job_id`` names the queue item it is for."""
         body = self.encode(payload)
         headers = self.headers_for(body)
         headers[Header.RUN_ID] = run_id
+        headers[Header.REQUEST_ID] = ids.new_ulid()
+        if job_id:
+            headers[Header.JOB_ID] = job_id
         try:
             async with self._client().post(
                 url, data=body, headers=headers, allow_redirects=False
@@ -246,12 +253,11 @@ class Caller:
                 raw = await _read_capped(resp, self.max_answer_bytes)
                 log.debug("called %s: HTTP %d", url, resp.status, extra={"run_id": run_id})
                 if raw is None:
-                    return _error(
+                    detail = (
                         f"the app's answer is over {self.max_answer_bytes} bytes: refused "
-                        "unread (a step's or the function's output may be 4 MB at most)",
-                        name="AnswerTooLarge",
-                        status=resp.status,
+                        "unread (a step's or the function's output may be 4 MB at most)"
                     )
+                    return Failed(error=errors.answer_too_large(detail), status=resp.status)
                 if len(raw) > PARSE_INLINE_BYTES:
                     # Parsing a large answer takes a while: not on the loop other calls use.
                     return await asyncio.to_thread(parse_response, resp.status, resp.headers, raw)

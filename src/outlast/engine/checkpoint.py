@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from outlast.domain import RunStatus, StepStatus
+from outlast.engine import errors
 from outlast.engine.caller import MAX_CALL_TIMEOUT_S
 from outlast.protocol import jsonutil
 from outlast.protocol.op import Op, parse_ops
@@ -54,10 +55,9 @@ async def save_output(
     size = len(jsonutil.dumps(data))
     too_big: dict[str, Any] | None = None
     if size > MAX_STEP_OUTPUT_BYTES:
-        too_big = {
-            "name": "OutputTooLarge",
-            "message": f"step output is {size} bytes; the limit is {MAX_STEP_OUTPUT_BYTES}",
-        }
+        too_big = errors.output_too_large(
+            f"step output is {size} bytes; the limit is {MAX_STEP_OUTPUT_BYTES}"
+        )
     return await s.complete_step(
         run_id,
         op.id,

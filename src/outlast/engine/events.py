@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from outlast.domain import EventRecord, RunRecord, RunStatus, Wait
+from outlast.engine import sessions
 from outlast.engine.config import FunctionSpec
 from outlast.engine.expressions import ExpressionError, compile_expression
 from outlast.protocol import ids, jsonutil
@@ -71,16 +72,34 @@ def normalise(raw: Any, internal_id: str, now: int, max_bytes: int) -> EventReco
         if not isinstance(version, str):
             raise InvalidEvent("event v (the payload version) must be a string")
         payload["v"] = version
+    try:
+        meta = sessions.resolve_meta(raw.get("meta"))
+    except sessions.InvalidSessions as exc:
+        raise InvalidEvent(str(exc)) from None
+    if meta is not None:
+        payload["meta"] = meta
     if len(jsonutil.dumps(payload)) > max_bytes:
         raise InvalidEvent(f"event is larger than the limit of {max_bytes} bytes")
     return EventRecord(internal_id=internal_id, name=name, payload=payload, received_at=now)
 
 
+def trigger_patterns(name: str) -> list[str]:
+    """The trigger names an event fires, as Inngest matches them: its own name, and a
+    wildcard after each ``/`` or ``.`` of it (``app/user.created`` fires ``app/*`` and
+    ``app/user.*`` too). A wildcard stands for the rest of the name, never mid-word."""
+    patterns = [name]
+    for sep in ("/", "."):
+        parts = name.split(sep)
+        patterns += [sep.join(parts[: n + 1]) + sep + "*" for n in range(len(parts) - 1)]
+    return patterns
+
+
 def trigger_matches(spec: FunctionSpec, payload: dict[str, Any]) -> bool:
     """Does one of the function's triggers for this event name accept it?"""
     name = payload.get("name")
+    names = trigger_patterns(name) if isinstance(name, str) else []
     for trig in spec.event_triggers:
-        if trig.event != name:
+        if trig.event not in names:
             continue
         if trig.expression is None or trig.expression.matches({"event": payload}):
             return True
@@ -148,7 +167,13 @@ def invoked_event(
     data = payload.get("data") or {}
     if not isinstance(data, dict):
         data = {"value": data}
-    return {
+    # The invoking run's sessions (the JS SDK stamps them on the payload), merged as an
+    # event's; a malformed layer is left out rather than failing the invoke.
+    try:
+        meta = sessions.resolve_meta(payload.get("meta"))
+    except sessions.InvalidSessions:
+        meta = None
+    event = {
         "name": EVENT_FUNCTION_INVOKED,
         "data": {
             **data,
@@ -162,3 +187,6 @@ def invoked_event(
         "ts": now,
         "user": payload.get("user") or {},
     }
+    if meta is not None:
+        event["meta"] = meta
+    return event

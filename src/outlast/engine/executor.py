@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import orjson
 
 from outlast.domain import CALL_KINDS, QueueItem, QueueKind, RunRecord, RunStatus
-from outlast.engine import checkpoint, group_commit, timers
+from outlast.engine import checkpoint, errors, group_commit, timers
 from outlast.engine.caller import Caller, CallResult, Ops
 from outlast.engine.checkpoint import CHECKPOINT_OPS
 from outlast.engine.config import FunctionSpec
@@ -420,7 +420,7 @@ class Executor:
             spec = self.registry.get(run.function_id)
         if spec is None:
             message = f"function {run.function_id!r} is not synced"
-            await self._fail_run(item, run.id, {"name": "FunctionNotFound", "message": message})
+            await self._fail_run(item, run.id, errors.standard("FunctionNotFound", message))
             return None, None
         app = spec.app_id
         if not await self._slot_for(app):
@@ -491,9 +491,11 @@ class Executor:
         try:
             body = request_body(run, spec, memos, item, step_id)
         except StateTooLarge as exc:
-            await self._fail_run(item, run.id, {"name": "RunStateTooLarge", "message": str(exc)})
+            err = errors.state_overflowed(MAX_RUN_STATE_BYTES, str(exc))
+            await self._fail_run(item, run.id, err)
             return None, None
-        result = await self.caller.call(step_url(spec.url, step_id), body, run.id)
+        job_id = f"{run.id}:{item.id}"
+        result = await self.caller.call(step_url(spec.url, step_id), body, run.id, job_id)
         done = one_step_done(item, run, result)
         if done is not None:
             op, memo = done

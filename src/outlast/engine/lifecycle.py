@@ -24,7 +24,7 @@ from outlast.domain import (
     Wait,
     WaitKind,
 )
-from outlast.engine import admission, batching, debounce, flow, skips, timeouts
+from outlast.engine import admission, batching, debounce, errors, flow, skips, timeouts
 from outlast.engine import events as ev
 from outlast.engine.config import FunctionSpec
 from outlast.engine.registry import Registry
@@ -56,8 +56,8 @@ def resume_key(run_id: str, step: str) -> str:
 
 
 def error_dict(name: str, message: str) -> dict[str, Any]:
-    """An error as runs and steps record it."""
-    return {"name": name, "message": message}
+    """An error the server makes, as runs and steps record it (Inngest's shape)."""
+    return errors.standard(name, message)
 
 
 class Lifecycle:
@@ -325,21 +325,26 @@ class Lifecycle:
         *,
         output: Any = None,
         error: dict[str, Any] | None = None,
+        reason: str | None = None,
     ) -> bool:
-        """End a run; emit its system events and answer the run that invoked it."""
+        """End a run; emit its system events and answer the run that invoked it.
+
+        ``error`` is stored as given; the events and an invoking run get it in Inngest's
+        shape, ``reason`` (how the last call failed) filling in what the app did not say."""
         if not await s.finish_run(run.id, status, now, output=output, error=error):
             return False
         spec = self.registry.get(run.function_id)
         if spec is None or spec.flow.singleton is not None:
             await s.release_singleton(run.id)
         parent = run.parent or {}
-        system = ev.system_events(run, status, output, error, now)
+        told = errors.as_standard(error, reason) if status is not RunStatus.COMPLETED else None
+        system = ev.system_events(run, status, output, told, now)
         await self.ingest(s, system, now)
         if parent.get("run_id") and parent.get("step"):
             if status is RunStatus.COMPLETED:
                 memo: dict[str, Any] = {"data": output}
             else:
-                memo = {"error": error or error_dict("Error", f"invoked run {status.value}")}
+                memo = {"error": told}
             await self.resolve_wait(
                 s, parent["run_id"], parent["step"], memo, now, failed="error" in memo
             )
@@ -350,9 +355,8 @@ class Lifecycle:
         over the limit (returning it again would fail the same way)."""
         size = len(jsonutil.dumps(output))
         if size > MAX_STEP_OUTPUT_BYTES:
-            err = error_dict(
-                "OutputTooLarge",
-                f"the function's output is {size} bytes; the limit is {MAX_STEP_OUTPUT_BYTES}",
+            err = errors.output_too_large(
+                f"the function's output is {size} bytes; the limit is {MAX_STEP_OUTPUT_BYTES}"
             )
             return await self.finish(s, run, RunStatus.FAILED, now, error=err)
         return await self.finish(s, run, RunStatus.COMPLETED, now, output=output)

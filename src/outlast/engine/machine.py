@@ -16,7 +16,7 @@ from outlast.domain import (
     StepAttempt,
     StepStatus,
 )
-from outlast.engine import ops, timers
+from outlast.engine import errors, ops, timers
 from outlast.engine.backoff import retry_delay_ms
 from outlast.engine.caller import CallResult, Done, Failed
 from outlast.engine.config import FunctionSpec
@@ -94,7 +94,8 @@ class Machine(Lifecycle):
                 )
             return
         await s.delete_item(item.id)
-        await self.finish(s, run, RunStatus.FAILED, now, error=err)
+        reason = errors.http_failure(result.status, str(err.get("message") or ""))
+        await self.finish(s, run, RunStatus.FAILED, now, error=err, reason=reason)
 
     async def _stalled(self, call: ops.Call) -> bool:
         """A discovery call whose answer changed nothing, for a run with no other work:

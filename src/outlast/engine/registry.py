@@ -11,6 +11,7 @@ from collections import defaultdict
 
 from outlast.domain import FunctionRecord
 from outlast.engine.config import ConfigProblem, FunctionSpec, build_spec
+from outlast.engine.events import trigger_patterns
 from outlast.engine.expressions import ExpressionError
 from outlast.protocol.registration import FunctionConfig
 from outlast.store import Session
@@ -51,7 +52,12 @@ class Registry:
         return self._by_id.get(function_id)
 
     def for_event(self, name: str) -> list[FunctionSpec]:
-        return self._by_event.get(name, [])
+        """The functions an event of this name triggers, by name or by wildcard, once each."""
+        found: dict[str, FunctionSpec] = {}
+        for pattern in trigger_patterns(name):
+            for spec in self._by_event.get(pattern, ()):
+                found.setdefault(spec.id, spec)
+        return list(found.values())
 
     def is_paused(self, function_id: str) -> bool:
         return function_id in self._paused

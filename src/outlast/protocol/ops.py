@@ -32,6 +32,10 @@ class Header:
     SYNC_KIND = "x-inngest-sync-kind"
     ENV = "x-inngest-env"
     RUN_ID = "x-run-id"
+    #: Sent on each call, as Inngest does: a fresh id per request, and the queue item's
+    #: (the same for each attempt). The JS SDK gives them to middleware and hooks.
+    REQUEST_ID = "x-request-id"
+    JOB_ID = "x-inngest-job-id"
     AUTHORIZATION = "authorization"
 
 

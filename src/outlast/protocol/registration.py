@@ -122,7 +122,8 @@ class Singleton(_Model):
 class FunctionConfig(_Model):
     id: str = Field(min_length=1)
     name: str | None = None
-    triggers: list[Trigger] = Field(min_length=1)
+    #: None for a function that is only ever invoked (``step.invoke``), as Inngest allows.
+    triggers: list[Trigger] = Field(default_factory=list)
     steps: dict[str, Step] = Field(min_length=1)
     concurrency: int | list[Concurrency] | None = None
     throttle: Throttle | None = None

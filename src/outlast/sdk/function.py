@@ -144,8 +144,9 @@ def _triggers(trigger: TriggerArg) -> list[Trigger]:
             out.append(item)
         else:
             raise ConfigError(f"a trigger must be TriggerEvent, TriggerCron or a string: {item!r}")
-    if not 1 <= len(out) <= MAX_TRIGGERS:
-        raise ConfigError(f"a function needs 1 to {MAX_TRIGGERS} triggers, got {len(out)}")
+    # No trigger: a function only ever invoked (``step.invoke``), as Inngest allows.
+    if len(out) > MAX_TRIGGERS:
+        raise ConfigError(f"a function has at most {MAX_TRIGGERS} triggers, got {len(out)}")
     return out
 
 

@@ -189,7 +189,7 @@ async def huge(ctx: outlast.Context) -> str:
     try:
         await ctx.step.run("too-big", lambda: "x" * (5 * 1024 * 1024))
     except outlast.StepError as err:
-        return f"{err.name}: {err.message}"
+        return f"{err.name}: {err.message} ({err.stack})"
     return "stored"
 
 

@@ -50,6 +50,14 @@ class Target:
         assert len(found) == len(events), found
         return found
 
+    def send_with_meta(self, name: str, meta: dict[str, Any]) -> str:
+        """Send one event with ``meta`` (the JS SDK passes it through as given)."""
+        body = {"events": [{"name": self.event(name), "data": {}, "meta": meta}]}
+        r = httpx.post(f"{self.app_origin}/send", json=body, timeout=30)
+        assert r.status_code == 200, f"{self.client} /send: {r.status_code} {r.text}"
+        sent: str = r.json()["ids"][0]
+        return sent
+
     def send(self, name: str, data: dict[str, Any] | None = None) -> str:
         return self.send_many([(name, data or {})])[0]
 
@@ -315,6 +323,54 @@ def invoke_timeout(t: Target) -> None:
     }
 
 
+def invoke_only(t: Target) -> None:
+    """A function with no trigger syncs with its app and runs when invoked."""
+    assert t.completed(t.send("invoke-only")) == {"got": 7}
+
+
+def wildcard(t: Target) -> None:
+    """A trigger ``<prefix>.wild.*`` fires for any event under that prefix."""
+    event_id = t.send("wild.signed-up")
+    assert t.completed(event_id) == {"event": t.event("wild.signed-up")}
+
+
+def context(t: Target) -> None:
+    """The SDK gets the request and job ids Inngest sends with each call, and the event's
+    ``meta`` (its sessions, the user's and the inherited merged) as the API kept it."""
+    meta = {"sessions": {"user": "u1"}, "propagated_sessions": {"team": "t9", "user": "old"}}
+    event_id = t.send_with_meta("context", meta)
+    kept = {"sessions": {"user": "u1", "team": "t9"}}
+    assert t.get(f"/v1/events/{event_id}")["meta"] == kept
+    assert t.completed(event_id) == {"requestId": "string", "jobId": "string", "meta": kept}
+
+
+def failure_error(t: Target) -> None:
+    """A failed run keeps the error the SDK sent (with its ``code``); the failure event,
+    which ``on_failure`` reads, carries it as Inngest's server shapes it."""
+    run = t.wait_end(t.send("fails"))
+    assert run["status"] == "Failed", run
+    error = run["error"]
+    assert {k: error[k] for k in ("code", "message", "name")} == {
+        "code": "unknown",
+        "message": "intentional failure",
+        "name": "MyError",
+    }
+    assert error["stack"].startswith("Traceback (most recent call last):")
+
+    def handled() -> Any:
+        runs = t.get(f"/v1/runs?function_id={t.fn('fails-failure')}&limit=100")
+        done = [r for r in runs if r["status"] == "Completed"]
+        return done[0] if done else None
+
+    told = wait_for(handled, 30, f"{t.client}: on_failure run", 0.2)["output"]["error"]
+    assert told == {
+        "error": "invalid status code: 500",
+        "message": "intentional failure",
+        "name": "MyError",
+        "stack": error["stack"],
+    }
+
+
 Scenario = Callable[[Target], None]
 
 #: name -> (scenario, the clients it applies to).
@@ -343,9 +399,13 @@ SCENARIOS: dict[str, tuple[Scenario, tuple[str, ...]]] = {
     "debounce": (debounce, CLIENTS),
     "concurrency": (concurrency, CLIENTS),
     "big-batch": (big_batch, CLIENTS),
+    "invoke-only": (invoke_only, CLIENTS),
+    "wildcard": (wildcard, CLIENTS),
+    "context": (context, ("js",)),
     # The request pattern and the error's fields are the official Python SDK's own cases.
     "parallel-calls": (parallel_calls, ("py",)),
     "invoke-timeout": (invoke_timeout, ("py",)),
+    "failure-error": (failure_error, ("py",)),
 }
 
 CASES = [(c, name) for name, (_, clients) in SCENARIOS.items() for c in clients]

@@ -44,7 +44,9 @@ class ArmingCaller:
         self.store = store
         self.calls = 0
 
-    async def call(self, url: str, payload: dict[str, Any], run_id: str) -> CallResult:
+    async def call(
+        self, url: str, payload: dict[str, Any], run_id: str, job_id: str = ""
+    ) -> CallResult:
         self.calls += 1
         if self.calls == 1:
             # Saving this answer fails (the group commit tries twice: as a batch, then alone).
@@ -78,7 +80,9 @@ class GrowingCaller:
     def __init__(self) -> None:
         self.calls = 0
 
-    async def call(self, url: str, payload: dict[str, Any], run_id: str) -> CallResult:
+    async def call(
+        self, url: str, payload: dict[str, Any], run_id: str, job_id: str = ""
+    ) -> CallResult:
         self.calls += 1
         return Ops.of([{"op": "StepRun", "id": f"s{self.calls}", "data": "x" * 3_900_000}])
 
@@ -98,7 +102,8 @@ async def test_a_run_whose_state_passes_32_mb_fails(machine: MakeMachine) -> Non
         await executor.stop()
         await store.close()
     assert found.status is RunStatus.FAILED
-    assert found.error is not None and found.error["name"] == "RunStateTooLarge"
+    assert found.error is not None and found.error["name"] == "InngestErrStateOverflowed"
+    assert "the limit is 33554432" in found.error["stack"]
     # Nine outputs of 3.9 MB make 35 MB: the call after the ninth is not made.
     assert caller.calls == 9
 

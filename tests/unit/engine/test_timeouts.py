@@ -37,7 +37,11 @@ async def test_a_run_not_started_in_time_is_cancelled(
     async with memory_store.read() as r:
         run = await r.get_run(run_id)
     assert run is not None and run.status is RunStatus.CANCELLED
-    assert run.error == {"name": "Cancelled", "message": "the run did not start within 10s"}
+    assert run.error == {
+        "error": "Cancelled: the run did not start within 10s",
+        "name": "Cancelled",
+        "message": "the run did not start within 10s",
+    }
 
 
 async def test_a_started_run_ignores_the_start_timer_and_gets_a_finish_timer(

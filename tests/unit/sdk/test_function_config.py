@@ -29,8 +29,7 @@ def make(client: outlast.Client, **kwargs: Any) -> outlast.Function:
         ({"name": " "}, "name"),
         ({"retries": -1}, "retries"),
         ({"retries": 21}, "retries"),
-        ({"trigger": []}, "1 to 10 triggers"),
-        ({"trigger": [f"e{i}" for i in range(11)]}, "1 to 10 triggers"),
+        ({"trigger": [f"e{i}" for i in range(11)]}, "at most 10 triggers"),
         ({"trigger": [42]}, "trigger"),
         ({"cancel": [outlast.Cancel(f"c{i}") for i in range(6)]}, "cancel"),
         ({"concurrency": [outlast.Concurrency(1)] * 3}, "concurrency"),
@@ -108,6 +107,15 @@ def test_function_metadata_and_call(client: outlast.Client) -> None:
     (cfg,) = greet.configs("http://x/api")
     assert cfg["triggers"] == [{"cron": "* * * * *"}]
     assert cfg["steps"]["step"]["retries"] == {"attempts": 0}
+
+
+def test_a_function_with_no_trigger_is_only_invoked(client: outlast.Client) -> None:
+    @client.function(id="helper", trigger=[])
+    async def helper(ctx: Any) -> None:
+        return None
+
+    (cfg,) = helper.configs("http://x/api")
+    assert cfg["triggers"] == []
 
 
 def test_step_id_hashing_and_repeats() -> None:

@@ -5,6 +5,7 @@ that resolves it with an error first."""
 from __future__ import annotations
 
 from outlast.domain import EventRecord, QueueKind, StepStatus, Wait, WaitKind
+from outlast.engine import errors
 from outlast.engine import events as ev
 from outlast.engine.lifecycle import resume_key
 from outlast.engine.ops.base import Call, Outcome
@@ -14,11 +15,6 @@ from outlast.protocol.op import InvokeOpts, Op, parallel_mode
 from outlast.protocol.ops import Opcode
 from outlast.store import NewItem
 
-TIMEOUT_ERROR = {
-    "name": "InngestInvokeTimeoutError",
-    "message": "Timed out waiting for invoked function to complete",
-}
-
 
 async def handle(call: Call, op: Op) -> Outcome:
     life, s, run, step, now = call.life, call.s, call.run, op.id, call.now
@@ -26,7 +22,7 @@ async def handle(call: Call, op: Op) -> Outcome:
     fn_id = opts.function_id
     target = life.registry.get(fn_id)
     if target is None:
-        err = {"name": "InvokeError", "message": f"function {fn_id!r} is not synced"}
+        err = errors.standard("InvokeError", f"function {fn_id!r} is not synced")
         await life.fail_step(s, run.id, step, op.label, Opcode.INVOKE.value, err, now)
         return Outcome.WAITS
     correlation = f"{run.id}.{step}"
@@ -60,7 +56,7 @@ async def handle(call: Call, op: Op) -> Outcome:
         ]
     )
     if timeout_ms:
-        memo = {"error": TIMEOUT_ERROR}
+        memo = {"error": errors.invoke_timeout()}
         await s.enqueue(
             [
                 NewItem(

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from outlast.domain import QueueKind, StepStatus
+from outlast.engine import errors
 from outlast.engine.lifecycle import resume_key
 from outlast.engine.ops.base import Call, Outcome
 from outlast.engine.payloads import ResumePayload
@@ -21,8 +22,13 @@ async def handle(call: Call, op: Op) -> Outcome:
     target = SleepOpts.from_wire(op.opts).duration or op.name or ""
     wake = _wake_time(str(target), call.now)
     if wake is None:
-        err = {"name": "InvalidSleep", "message": f"cannot sleep for {target!r}"}
+        err = errors.standard("InvalidSleep", f"cannot sleep for {target!r}")
         await call.life.fail_step(s, run_id, step, op.label, op.op, err, call.now)
+        return Outcome.WAITS
+    if wake - call.now > errors.MAX_TIMEOUT_MS:
+        await call.life.fail_step(
+            s, run_id, step, op.label, op.op, errors.sleep_too_long(str(target)), call.now
+        )
         return Outcome.WAITS
     await s.upsert_step(
         run_id, step, name=op.label, op=Opcode.SLEEP.value, status=StepStatus.SLEEPING, now=call.now

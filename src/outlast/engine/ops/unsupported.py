@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from outlast.domain import RunStatus
-from outlast.engine.lifecycle import error_dict
+from outlast.engine import errors
 from outlast.engine.ops.base import Call, Outcome
 from outlast.protocol.op import Op
 
@@ -16,6 +16,6 @@ log = logging.getLogger(__name__)
 async def handle(call: Call, op: Op) -> Outcome:
     log.warning("unsupported op", extra={"op": op.op, "run_id": call.run.id})
     await call.s.delete_item(call.item.id)
-    err = error_dict("UnsupportedOp", f"the app sent op {op.op!r}, which Outlast does not support")
+    err = errors.unknown_opcode(op.op)
     await call.life.finish(call.s, call.run, RunStatus.FAILED, call.now, error=err)
     return Outcome.ENDED

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from outlast.domain import QueueKind, RunRecord, StepStatus, Wait, WaitKind
-from outlast.engine import events
+from outlast.engine import errors, events
 from outlast.engine.expressions import ExpressionError, compile_expression, match_to_expression
 from outlast.engine.lifecycle import resume_key
 from outlast.engine.ops.base import Call, Outcome
@@ -34,7 +34,11 @@ async def handle(call: Call, op: Op) -> Outcome:
         if expression:
             compile_expression(expression)
     except (durations.DurationError, ExpressionError) as exc:
-        err = {"name": "InvalidWait", "message": str(exc)}
+        err = errors.standard("InvalidWait", str(exc))
+        await call.life.fail_step(s, run.id, step, op.label, op.op, err, now)
+        return Outcome.WAITS
+    if timeout_ms > errors.MAX_TIMEOUT_MS:
+        err = errors.wait_too_long(str(opts.timeout))
         await call.life.fail_step(s, run.id, step, op.label, op.op, err, now)
         return Outcome.WAITS
     expires = now + timeout_ms

@@ -316,6 +316,42 @@ async def invoke_timeout(ctx: inngest.Context) -> None:
     )
 
 
+@client.create_function(fn_id="invoke-only", trigger=[])
+async def invoke_only(ctx: inngest.Context) -> dict[str, Any]:
+    """No trigger: only ever invoked."""
+    return {"got": ctx.event.data["n"]}
+
+
+@client.create_function(
+    fn_id="invoke-only-caller", trigger=inngest.TriggerEvent(event=f"{P}.invoke-only")
+)
+async def invoke_only_caller(ctx: inngest.Context) -> Any:
+    return await ctx.step.invoke("call", function=invoke_only, data={"n": 7})
+
+
+@client.create_function(fn_id="wildcard", trigger=inngest.TriggerEvent(event=f"{P}.wild.*"))
+async def wildcard(ctx: inngest.Context) -> dict[str, Any]:
+    return {"event": ctx.event.name}
+
+
+class MyError(Exception):
+    pass
+
+
+async def _report_error(ctx: inngest.Context) -> Any:
+    return {"error": ctx.event.data["error"]}
+
+
+@client.create_function(
+    fn_id="fails",
+    trigger=inngest.TriggerEvent(event=f"{P}.fails"),
+    retries=0,
+    on_failure=_report_error,
+)
+async def fails(ctx: inngest.Context) -> None:
+    raise MyError("intentional failure")
+
+
 FUNCTIONS = [
     steps,
     sleep,
@@ -344,6 +380,10 @@ FUNCTIONS = [
     slow_child,
     parallel_calls,
     invoke_timeout,
+    invoke_only,
+    invoke_only_caller,
+    wildcard,
+    fails,
 ]
 
 app = fastapi.FastAPI()

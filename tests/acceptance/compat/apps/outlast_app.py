@@ -232,6 +232,22 @@ async def big_batch(ctx: outlast.Context) -> dict[str, Any]:
     return {"sizes": [len(e.data["blob"]) for e in ctx.events]}
 
 
+@client.function(id="invoke-only", trigger=[])
+async def invoke_only(ctx: outlast.Context) -> dict[str, Any]:
+    """No trigger: only ever invoked."""
+    return {"got": ctx.event.data["n"]}
+
+
+@client.function(id="invoke-only-caller", trigger=on("invoke-only"))
+async def invoke_only_caller(ctx: outlast.Context) -> Any:
+    return await ctx.step.invoke("call", function=invoke_only, data={"n": 7})
+
+
+@client.function(id="wildcard", trigger=on("wild.*"))
+async def wildcard(ctx: outlast.Context) -> dict[str, Any]:
+    return {"event": ctx.event.name}
+
+
 FUNCTIONS = [
     steps,
     sleep,
@@ -257,6 +273,9 @@ FUNCTIONS = [
     debounce,
     concurrency,
     big_batch,
+    invoke_only,
+    invoke_only_caller,
+    wildcard,
 ]
 
 

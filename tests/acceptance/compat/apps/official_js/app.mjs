@@ -16,6 +16,9 @@ const child = fn("child", on("child"), async ({ event, step }) => {
   return { doubled: await step.run("double", () => event.data.n * 2) };
 });
 
+// No trigger: only ever invoked.
+const invokeOnly = fn("invoke-only", [], async ({ event }) => ({ got: event.data.n }));
+
 const functions = [
   fn("steps", on("steps"), async ({ event, step }) => {
     const doubled = await step.run("double", () => event.data.n * 2);
@@ -167,6 +170,18 @@ const functions = [
       }),
     { concurrency: { limit: 1, key: "event.data.key" } },
   ),
+  invokeOnly,
+  fn("invoke-only-caller", on("invoke-only"), async ({ step }) =>
+    step.invoke("call", { function: invokeOnly, data: { n: 7 } }),
+  ),
+  // What the SDK reads off each call and each event: the ids Inngest sends as headers, and
+  // the event's meta (sessions).
+  fn("context", on("context"), async ({ event, requestId, jobId }) => ({
+    requestId: typeof requestId,
+    jobId: typeof jobId,
+    meta: event.meta ?? null,
+  })),
+  fn("wildcard", on("wild.*"), async ({ event }) => ({ event: event.name })),
   fn("big-batch", on("big-batch"), async ({ events }) => ({
     sizes: events.map((e) => e.data.blob.length),
   }), { batchEvents: { maxSize: 8, timeout: "10s" } }),
