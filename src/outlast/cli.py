@@ -49,8 +49,13 @@ class _Formatter(logging.Formatter):
 
 
 def _env(name: str) -> str | None:
-    value = os.environ.get(f"OUTLAST_{name}")
-    return value if value not in (None, "") else None
+    """A flag's value from the environment: ``OUTLAST_<NAME>``, else ``INNGEST_<NAME>`` (an
+    environment written for ``inngest start`` works unchanged; Outlast's name wins)."""
+    for prefix in ("OUTLAST_", "INNGEST_"):
+        value = os.environ.get(prefix + name)
+        if value not in (None, ""):
+            return value
+    return None
 
 
 def _env_list(name: str) -> list[str]:

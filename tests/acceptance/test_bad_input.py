@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -633,6 +634,42 @@ def test_start_refuses_to_run_without_keys(
     # It did not serve anything in the meantime.
     with pytest.raises(httpx.TransportError):
         httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
+
+
+def test_start_runs_on_an_environment_written_for_inngest_start(tmp_path: Path) -> None:
+    """``INNGEST_*`` settings work unchanged; ``OUTLAST_*`` wins where both are set."""
+    inngest_port, port = free_port(), free_port()
+    env = {
+        **clean_env(),
+        "INNGEST_EVENT_KEY": "inngest-key",
+        "INNGEST_SIGNING_KEY": SIGNING_KEY,
+        "INNGEST_SQLITE_DIR": str(tmp_path / "db"),
+        "INNGEST_PORT": str(inngest_port),
+        "OUTLAST_PORT": str(port),
+    }
+    cmd = [sys.executable, "-m", "outlast.cli", "start"]
+    proc = subprocess.Popen(
+        cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                httpx.get(f"{url}/health", timeout=1)
+                break
+            except httpx.TransportError:
+                proc.poll()
+                assert proc.returncode is None, proc.stdout.read() if proc.stdout else ""
+                time.sleep(0.1)
+        r = httpx.post(f"{url}/e/inngest-key", json={"name": "env/works"}, timeout=10)
+        assert r.status_code == 200, r.text
+        assert httpx.post(f"{url}/e/other", json={"name": "x"}, timeout=10).status_code == 401
+        assert (tmp_path / "db" / "outlast.db").exists()
+        with pytest.raises(httpx.TransportError):
+            httpx.get(f"http://127.0.0.1:{inngest_port}/health", timeout=1)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 @pytest.mark.parametrize(

@@ -139,6 +139,15 @@ class RunRecord:
     #: For a run of batched events (batchEvents): the batch, whose events are ``events``.
     batch_id: str | None = None
 
+    @property
+    def scheduled_at(self) -> int | None:
+        """When the run was scheduled to start, for one whose event's ``ts`` was later than
+        the run was queued (a delayed start); None otherwise."""
+        ts = self.events[0].get("ts") if self.events and self.batch_id is None else None
+        if isinstance(ts, int) and not isinstance(ts, bool) and ts > self.queued_at:
+            return ts
+        return None
+
 
 @dataclass(frozen=True, slots=True)
 class StepRecord:

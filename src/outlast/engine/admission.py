@@ -28,16 +28,25 @@ async def rate_allows(s: Session, spec: FunctionSpec, rec: EventRecord, now: int
     return True
 
 
+def scheduled_start(run: RunRecord, now: int) -> int:
+    """When a new run is to start: now, or its event's ``ts`` when that is in the future
+    (a delayed start, as Inngest schedules it). A batch starts when it closes."""
+    at = run.scheduled_at
+    return at if at is not None and at > now else now
+
+
 async def first_call_at(s: Session, spec: FunctionSpec | None, run: RunRecord, now: int) -> int:
-    """When a new run's first call is due: ``throttle`` may push it later (GCRA, FIFO per
-    key); ``priority`` moves it ahead of (or behind) work queued around it."""
+    """When a new run's first call is due: at its scheduled start, which ``throttle`` may
+    push later (GCRA, FIFO per key); ``priority`` moves it ahead of (or behind) work queued
+    around it."""
+    start = scheduled_start(run, now)
     if spec is None:
-        return now
+        return start
     trigger = run.events[0] if run.events else {}
-    due = now
+    due = start
     throttle = spec.flow.throttle
     if throttle is not None:
         key = flow.gcra_key("throttle", spec.id, throttle, trigger)
-        due, tat = flow.throttle_admit(await s.lock_gcra(key), now, throttle)
+        due, tat = flow.throttle_admit(await s.lock_gcra(key), start, throttle)
         await s.set_gcra(key, tat)
     return due - flow.priority_ms(spec.flow.priority, trigger)

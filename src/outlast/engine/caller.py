@@ -186,6 +186,16 @@ async def _read_capped(resp: aiohttp.ClientResponse, cap: int) -> bytes | None:
     return b"".join(chunks)
 
 
+class _Unsent(Exception):
+    """A request that failed before the app could have received it whole."""
+
+
+#: How long an idle connection to an app is kept for the next call: under the 5 s after
+#: which the usual app servers (uvicorn, Node's http) close theirs, so a call is seldom
+#: written into a connection the app is closing.
+KEEPALIVE_S = 4.0
+
+
 class Caller:
     """Sends execution requests to apps."""
 
@@ -208,7 +218,9 @@ class Caller:
     def _client(self) -> aiohttp.ClientSession:
         # Made on first use: a session belongs to the running event loop.
         if self._session is None:
-            connector = aiohttp.TCPConnector(limit=self.max_connections, limit_per_host=0)
+            connector = aiohttp.TCPConnector(
+                limit=self.max_connections, limit_per_host=0, keepalive_timeout=KEEPALIVE_S
+            )
             self._session = aiohttp.ClientSession(
                 connector=connector, timeout=self.timeout, auto_decompress=True
             )
@@ -247,22 +259,39 @@ class Caller:
         if job_id:
             headers[Header.JOB_ID] = job_id
         try:
-            async with self._client().post(
-                url, data=body, headers=headers, allow_redirects=False
-            ) as resp:
-                raw = await _read_capped(resp, self.max_answer_bytes)
-                log.debug("called %s: HTTP %d", url, resp.status, extra={"run_id": run_id})
-                if raw is None:
-                    detail = (
-                        f"the app's answer is over {self.max_answer_bytes} bytes: refused "
-                        "unread (a step's or the function's output may be 4 MB at most)"
-                    )
-                    return Failed(error=errors.answer_too_large(detail), status=resp.status)
-                if len(raw) > PARSE_INLINE_BYTES:
-                    # Parsing a large answer takes a while: not on the loop other calls use.
-                    return await asyncio.to_thread(parse_response, resp.status, resp.headers, raw)
-                return parse_response(resp.status, resp.headers, raw)
+            try:
+                return await self._post(url, body, headers, run_id)
+            except _Unsent:
+                # The request could not be written (a kept-alive connection the app had
+                # just closed): the app has not seen it, so it is sent once more, on a new
+                # connection, as Go's HTTP client (Inngest's) does.
+                return await self._post(url, body, headers, run_id)
+        except _Unsent as exc:
+            return _error(f"request to {url} failed: {exc.__cause__!r}", name="NetworkError")
         except TimeoutError:
             return _error(f"request to {url} timed out", name="TimeoutError")
         except (aiohttp.ClientError, OSError, ValueError) as exc:
             return _error(f"request to {url} failed: {exc!r}", name="NetworkError")
+
+    async def _post(
+        self, url: str, body: bytes, headers: dict[str, str], run_id: str
+    ) -> CallResult:
+        try:
+            resp = await self._client().post(url, data=body, headers=headers, allow_redirects=False)
+        except aiohttp.ClientOSError as exc:
+            if "write request body" in str(exc):
+                raise _Unsent from exc
+            raise
+        async with resp:
+            raw = await _read_capped(resp, self.max_answer_bytes)
+            log.debug("called %s: HTTP %d", url, resp.status, extra={"run_id": run_id})
+            if raw is None:
+                detail = (
+                    f"the app's answer is over {self.max_answer_bytes} bytes: refused "
+                    "unread (a step's or the function's output may be 4 MB at most)"
+                )
+                return Failed(error=errors.answer_too_large(detail), status=resp.status)
+            if len(raw) > PARSE_INLINE_BYTES:
+                # Parsing a large answer takes a while: not on the loop other calls use.
+                return await asyncio.to_thread(parse_response, resp.status, resp.headers, raw)
+            return parse_response(resp.status, resp.headers, raw)

@@ -184,7 +184,7 @@ class Lifecycle:
             spec = self.registry.get(run.function_id)
             due = await admission.first_call_at(s, spec, run, now)
             items.append(NewItem(QueueKind.DISCOVER, run.id, due))
-            timer = timeouts.start_timer(run, spec, now)
+            timer = timeouts.start_timer(run, spec, admission.scheduled_start(run, now))
             if timer is not None:
                 items.append(timer)
             for rule in spec.cancels if spec else ():

@@ -40,6 +40,8 @@ def run_json(run: RunRecord, original_run_id: str | None = None) -> dict[str, An
         "original_run_id": original_run_id,
         "cron": cron,
         "queued_at": iso(run.queued_at),
+        # A delayed start (the event's ``ts`` in the future): when the run is due to start.
+        "scheduled_at": iso(run.scheduled_at),
         "run_started_at": iso(run.started_at or run.queued_at),
         "ended_at": iso(run.ended_at),
         # As Inngest does, a failed run's output is its error.

@@ -52,7 +52,11 @@ class Target:
 
     def send_with_meta(self, name: str, meta: dict[str, Any]) -> str:
         """Send one event with ``meta`` (the JS SDK passes it through as given)."""
-        body = {"events": [{"name": self.event(name), "data": {}, "meta": meta}]}
+        return self.send_fields(name, meta=meta)
+
+    def send_fields(self, name: str, data: dict[str, Any] | None = None, **fields: Any) -> str:
+        """Send one event with more fields (``meta``, ``ts``: the JS app passes them on)."""
+        body = {"events": [{"name": self.event(name), "data": data or {}, **fields}]}
         r = httpx.post(f"{self.app_origin}/send", json=body, timeout=30)
         assert r.status_code == 200, f"{self.client} /send: {r.status_code} {r.text}"
         sent: str = r.json()["ids"][0]
@@ -371,6 +375,31 @@ def failure_error(t: Target) -> None:
     }
 
 
+def delayed_start(t: Target) -> None:
+    """An event whose ``ts`` is in the future starts its run then, not at once (a queued
+    run, visible as scheduled, and cancellable until then)."""
+    now_ms = int(datetime.now(UTC).timestamp() * 1000)
+    soon = t.send_fields("steps", {"n": 1}, ts=now_ms + 3000)
+    later = t.send_fields("steps", {"n": 2}, ts=now_ms + 600_000)
+    waiting = wait_for(lambda: t.run_of(later), 10, "the delayed run to be queued", 0.2)
+    # Queued (Inngest's REST API calls that "Running"), with no step run yet.
+    assert waiting["status"] == "Running" and waiting["steps"] == [], waiting
+    assert waiting["scheduled_at"] is not None
+    assert seconds(waiting["queued_at"], waiting["scheduled_at"]) > 500
+    r = httpx.delete(
+        f"{t.server.url}/v1/runs/{waiting['run_id']}",
+        headers={"authorization": f"Bearer {t.token}"} if t.token else {},
+        timeout=10,
+    )
+    assert r.status_code == 200, r.text
+    assert t.wait_end(later)["status"] == "Cancelled"
+
+    run = t.wait_end(soon)
+    assert run["output"] == {"result": 3}, run
+    started = datetime.fromisoformat(run["run_started_at"].replace("Z", "+00:00"))
+    assert started.timestamp() * 1000 >= now_ms + 2990, run
+
+
 Scenario = Callable[[Target], None]
 
 #: name -> (scenario, the clients it applies to).
@@ -402,6 +431,7 @@ SCENARIOS: dict[str, tuple[Scenario, tuple[str, ...]]] = {
     "invoke-only": (invoke_only, CLIENTS),
     "wildcard": (wildcard, CLIENTS),
     "context": (context, ("js",)),
+    "delayed-start": (delayed_start, ("js",)),
     # The request pattern and the error's fields are the official Python SDK's own cases.
     "parallel-calls": (parallel_calls, ("py",)),
     "invoke-timeout": (invoke_timeout, ("py",)),
