@@ -283,7 +283,8 @@ def test_more_fields_of_runs_traces_and_events(make_server: MakeServer, make_app
         }""",
         id=five,
     )["eventV2"]
-    assert event_v2["id"] == five and event_v2["idempotencyKey"] is None
+    # Sent without an id: Inngest gives the id the server made as the idempotency key.
+    assert event_v2["id"] == five and event_v2["idempotencyKey"] == five
     assert event_v2["occurredAt"] == event_v2["receivedAt"]  # sent without a ts
     assert event_v2["runs"] == [
         {

@@ -150,7 +150,8 @@ def event_v2(event: EventRecord) -> View:
         RECORD: event,
         "id": event.internal_id,
         "name": event.name,
-        "idempotencyKey": external if external and external != event.internal_id else None,
+        # As Inngest: the event's id (its producer's, else the one the server gave it).
+        "idempotencyKey": str(external or event.internal_id),
         "occurredAt": iso(event.ts),
         "receivedAt": iso(event.received_at),
         # The shape Inngest gives (the event as its producer sent it, without ``user``).
