@@ -118,8 +118,9 @@ async def apply(s: Session, run_id: str, body: Any, now: int) -> int:
         refused = _too_big(jsonutil.dumps_str({"data": op.output}))
         if refused is not None:
             raise refused
+    last = _last_end(req.ops)
     for op in req.ops:
-        started_at = _started_at(op, now)
+        started_at = _started_at(op, now, last)
         await save_output(s, run_id, op, started_at=started_at, attempts=item.attempt + 1, now=now)
     return len(req.ops)
 
@@ -152,6 +153,7 @@ def _steps(c: Checkpoint, req: Request) -> list[CheckpointStep]:
     if not item_id.isdigit() or not attempt.isdigit():
         raise req.stale()
     rows = []
+    last = _last_end(req.ops)
     for op in req.ops:
         memo = jsonutil.dumps_str({"data": op.output})
         refused = _too_big(memo)
@@ -166,7 +168,7 @@ def _steps(c: Checkpoint, req: Request) -> list[CheckpointStep]:
                 name=op.label,
                 op=op.op,
                 memo=memo,
-                started_at=_started_at(op, c.now),
+                started_at=_started_at(op, c.now, last),
                 now=c.now,
             )
         )
@@ -177,13 +179,23 @@ def _steps(c: Checkpoint, req: Request) -> list[CheckpointStep]:
 MAX_TIMING_MS = int(MAX_CALL_TIMEOUT_S * 1000)
 
 
-def _started_at(op: Op, now: int) -> int | None:
-    """When the step began, from the ``timing`` Outlast's SDK adds to a checkpointed op
-    (``{"start", "end"}`` in unix ms of the app's clock): only the duration is used, so the
-    clocks need not agree. None when absent or not believable."""
-    if op.timing is None or not 0 <= op.timing.end - op.timing.start <= MAX_TIMING_MS:
+def _last_end(ops: Sequence[Op]) -> int | None:
+    """When the last of a checkpoint's steps ended, by the app's clock."""
+    ends = [op.timing.end for op in ops if op.timing is not None]
+    return max(ends) if ends else None
+
+
+def _started_at(op: Op, now: int, last_end: int | None) -> int | None:
+    """When the step began, from the ``timing`` the SDK adds to a checkpointed op (by the
+    app's clock): the last step of the checkpoint is taken to have ended now, and each
+    began that long before, so the steps keep their order and durations whether or not
+    the clocks agree. None when absent or not believable."""
+    if op.timing is None or last_end is None:
         return None
-    return now - (op.timing.end - op.timing.start)
+    ago = last_end - op.timing.start
+    if not 0 <= op.timing.end - op.timing.start <= ago <= MAX_TIMING_MS:
+        return None
+    return now - ago
 
 
 def _refusal(outcome: str, req: Request) -> CheckpointRefused:

@@ -239,9 +239,20 @@ def _error(value: Any) -> Mapping[str, Any] | None:
 
 
 def _timing(value: Any) -> Timing | None:
+    """An op's ``timing``: Outlast's SDK sends ``{"start", "end"}`` in unix ms; the JS SDK
+    a Go ``interval.Interval``, ``{"a": start, "b": duration}`` in nanoseconds."""
     if not isinstance(value, Mapping):
         return None
     start, end = value.get("start"), value.get("end")
     if isinstance(start, int) and isinstance(end, int) and _is_int(start) and _is_int(end):
         return Timing(start, end)
+    a, b = value.get("a"), value.get("b")
+    if isinstance(a, int | float) and isinstance(b, int | float) and _is_number(a):
+        if _is_number(b) and a >= 0 and b >= 0:
+            begin = int(a // 1_000_000)
+            return Timing(begin, begin + int(b // 1_000_000))
     return None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)

@@ -42,6 +42,30 @@ async def test_steps_of_the_current_call_are_saved_in_order(memory_store: Store)
         assert run is not None and run.stack == ["a", "b"]
 
 
+async def test_the_sdks_timing_gives_each_step_its_start_and_order(memory_store: Store) -> None:
+    """The JS SDK's Go-style interval (``a``: start, ``b``: duration, in ns) and Outlast's
+    ``{start, end}`` (ms): the last step ended when the checkpoint came, each before it
+    in its order, whatever the app's clock says."""
+    qi_id = await running_run(memory_store)
+    ms = 1_000_000
+    app_clock = 5_000_000  # far from the server's: only differences count
+    js_a = {**step("a", 1), "timing": {"a": app_clock * ms, "b": 30 * ms}}
+    js_b = {**step("b", 2), "timing": {"a": (app_clock + 40) * ms, "b": 10 * ms}}
+    outlast_c = {**step("c", 3), "timing": {"start": app_clock + 60, "end": app_clock + 100}}
+    async with memory_store.tx() as s:
+        body = {"qi_id": qi_id, "steps": [js_a, js_b, outlast_c]}
+        assert await checkpoint.apply(s, "r1", body, 10_000) == 3
+    async with memory_store.read() as r:
+        steps = {st.hash: st for st in await r.list_steps("r1")}
+    # c ended at 10 000 (now); a began 100 ms before, b 60, c 40.
+    assert [steps[h].started_at for h in "abc"] == [9_900, 9_940, 9_960]
+    assert [h.hash for h in sorted(steps.values(), key=lambda st: st.started_at or 0)] == [
+        "a",
+        "b",
+        "c",
+    ]
+
+
 def retried(qi_id: str) -> str:
     item_id, attempt = qi_id.split(":")
     return f"{item_id}:{int(attempt) + 1}"

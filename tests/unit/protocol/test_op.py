@@ -60,6 +60,10 @@ def test_fields_of_the_wrong_type_are_dropped_not_trusted() -> None:
     assert op.id == "7" and op.name == "5" and op.opts == {} and op.timing is None
     assert op.error == {"name": "Error", "message": "boom"}
     assert Op.from_wire({"op": "StepRun", "timing": {"start": True, "end": 2}}).timing is None
+    assert Op.from_wire({"op": "StepRun", "timing": {"a": -1, "b": 2}}).timing is None
+    # The JS SDK's Go interval: start and duration in nanoseconds.
+    js = Op.from_wire({"op": "StepRun", "timing": {"a": 1_700_000_000_000_000_000, "b": 5e6}})
+    assert js.timing == Timing(1_700_000_000_000, 1_700_000_000_005)
     assert Op.from_wire({}).op == "" and Op.from_wire({}).id == ""
 
 
