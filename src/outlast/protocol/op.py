@@ -247,10 +247,11 @@ def _timing(value: Any) -> Timing | None:
     if isinstance(start, int) and isinstance(end, int) and _is_int(start) and _is_int(end):
         return Timing(start, end)
     a, b = value.get("a"), value.get("b")
-    if isinstance(a, int | float) and isinstance(b, int | float) and _is_number(a):
-        if _is_number(b) and a >= 0 and b >= 0:
-            begin = int(a // 1_000_000)
-            return Timing(begin, begin + int(b // 1_000_000))
+    if not (isinstance(a, int | float) and isinstance(b, int | float)):
+        return None
+    if _is_number(a) and _is_number(b) and a >= 0 and b >= 0:
+        begin = int(a // 1_000_000)
+        return Timing(begin, begin + int(b // 1_000_000))
     return None
 
 
