@@ -215,6 +215,10 @@ def non_retriable(t: Target) -> None:
     run = t.wait_end(event_id)
     assert run["status"] == "Failed", run
     assert run["error"]["message"] == "the card was declined"
+    # Every field the SDK sent is kept: the Python SDKs' ``code``, the JS SDK's marker of
+    # an error it serialized.
+    extra = "__serialized" if t.client == "js" else "code"
+    assert extra in run["error"], run["error"]
 
     def handled() -> Any:
         runs = t.get(f"/v1/runs?function_id={t.fn('non-retriable-failure')}&limit=100")
