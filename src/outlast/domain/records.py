@@ -49,6 +49,9 @@ class QueueKind(StrEnum):
     BATCH = "batch"
     #: A debounce's end (payload ``key``): start its run with the last event.
     DEBOUNCE = "debounce"
+    #: An HTTP request the server sends for a step (``step.ai.infer``), off the app: the
+    #: answer is the step's output (payload: the request, ``engine.gateway``).
+    GATEWAY = "gateway"
 
 
 #: Queue items that are calls to an app (the others are timers): the ones concurrency

@@ -21,6 +21,7 @@ from multidict import CIMultiDict
 
 from outlast.engine import errors
 from outlast.engine.backoff import clamp_retry_after
+from outlast.engine.gateway import GatewayRequest
 from outlast.protocol import ids, jsonutil, signing
 from outlast.protocol.op import Op, OpError, parse_ops
 from outlast.protocol.ops import MAX_STEP_OUTPUT_BYTES, REQUEST_VERSION, Header, ServerKind
@@ -186,6 +187,19 @@ async def _read_capped(resp: aiohttp.ClientResponse, cap: int) -> bytes | None:
     return b"".join(chunks)
 
 
+@dataclass(frozen=True, slots=True)
+class GatewayAnswer:
+    """What a request the server made for a step got: a status and body, or an error."""
+
+    status: int | None
+    body: str | None
+    problem: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None and self.status is not None and 200 <= self.status < 300
+
+
 class _Unsent(Exception):
     """A request that failed before the app could have received it whole."""
 
@@ -272,6 +286,24 @@ class Caller:
             return _error(f"request to {url} timed out", name="TimeoutError")
         except (aiohttp.ClientError, OSError, ValueError) as exc:
             return _error(f"request to {url} failed: {exc!r}", name="NetworkError")
+
+    async def fetch(self, req: GatewayRequest) -> GatewayAnswer:
+        """Send a request the server makes for a step (``step.ai.infer``): the answer, or
+        why there was none. A body over the step output limit is refused unread."""
+        try:
+            async with self._client().request(
+                req.method, req.url, data=req.body.encode(), headers=req.headers
+            ) as resp:
+                raw = await _read_capped(resp, MAX_STEP_OUTPUT_BYTES)
+                if raw is None:
+                    return GatewayAnswer(
+                        resp.status, None, f"the answer is over {MAX_STEP_OUTPUT_BYTES} bytes"
+                    )
+                return GatewayAnswer(resp.status, raw.decode(errors="replace"), None)
+        except TimeoutError:
+            return GatewayAnswer(None, None, f"request to {req.url} timed out")
+        except (aiohttp.ClientError, OSError, ValueError) as exc:
+            return GatewayAnswer(None, None, f"request to {req.url} failed: {exc!r}")
 
     async def _post(
         self, url: str, body: bytes, headers: dict[str, str], run_id: str

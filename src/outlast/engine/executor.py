@@ -25,6 +25,7 @@ from outlast.engine import checkpoint, errors, group_commit, timers
 from outlast.engine.caller import Caller, CallResult, Ops
 from outlast.engine.checkpoint import CHECKPOINT_OPS
 from outlast.engine.config import FunctionSpec
+from outlast.engine.gateway import GatewayRequest
 from outlast.engine.machine import Machine
 from outlast.engine.registry import Registry, sync_registry
 from outlast.protocol import jsonutil
@@ -352,6 +353,9 @@ class Executor:
             while current is not None:
                 if current.kind in CALL_KINDS:
                     nxt, known = await self._call(current, known)
+                elif current.kind is QueueKind.GATEWAY:
+                    await self._gateway(current)
+                    nxt = None
                 else:
                     nxt = await self._one(current)
                 self._working.discard(current.id)
@@ -384,6 +388,17 @@ class Executor:
                 await s.release_item(item.id, self.owner, now_ms() + delay_ms)
         except Exception as exc:
             self._failed("releasing a queue item (its lease will run out)", exc)
+
+    async def _gateway(self, item: QueueItem) -> None:
+        """Send the request a step needs (``step.ai.infer``) and save its answer."""
+        started = now_ms()
+        answer = await self.caller.fetch(GatewayRequest.decode(item.payload or {}))
+        await self._batched.save(
+            group_commit.Work(
+                item.run_id or "",
+                lambda s: self.machine.gateway_answered(s, item, answer, started, now_ms()),
+            )
+        )
 
     async def _one(self, item: QueueItem) -> QueueItem | None:
         if item.kind in timers.HANDLERS:

@@ -7,6 +7,8 @@ Each method runs inside a transaction its caller opened.
 
 from __future__ import annotations
 
+from typing import Any
+
 from outlast.domain import (
     DISCOVERY_HASH,
     QueueItem,
@@ -18,10 +20,11 @@ from outlast.domain import (
 )
 from outlast.engine import errors, ops, timers
 from outlast.engine.backoff import retry_delay_ms
-from outlast.engine.caller import CallResult, Done, Failed
+from outlast.engine.caller import CallResult, Done, Failed, GatewayAnswer
 from outlast.engine.config import FunctionSpec
 from outlast.engine.lifecycle import Lifecycle, Options, error_dict
 from outlast.engine.payloads import StepPayload
+from outlast.protocol import jsonutil
 from outlast.protocol.ops import Opcode
 from outlast.store import NewItem, Session
 
@@ -62,6 +65,72 @@ class Machine(Lifecycle):
             return None
         return await self._carry_out(ops.Call(self, s, item, run, spec, result, started_at, now))
 
+    async def gateway_answered(
+        self, s: Session, item: QueueItem, answer: GatewayAnswer, started_at: int, now: int
+    ) -> None:
+        """A request the server sent for a step (``step.ai.infer``) was answered: a 2xx
+        body is the step's output; anything else is an attempt of the step, retried by its
+        function's policy, then the step fails with Inngest's ``AIGatewayError`` (the body
+        in its stack) and the app sees it."""
+        assert item.run_id is not None and item.step is not None
+        run = await s.lock_run(item.run_id)
+        if run is None or run.status.finished:
+            await s.delete_item(item.id)
+            return
+        err: dict[str, Any] | None = None
+        if answer.ok:
+            body = answer.body or ""
+            try:
+                output: Any = jsonutil.loads(body) if body.strip() else None
+            except ValueError:
+                output = body
+            memo: dict[str, Any] = {"data": output}
+        else:
+            why = answer.problem or f"unsuccessful status code: {answer.status}"
+            err = errors.standard("AIGatewayError", f"Error making AI request: {why}", answer.body)
+            await s.add_step_attempts(
+                [StepAttempt(run.id, item.step, item.attempt, started_at, now, err)]
+            )
+            spec = self.registry.get(run.function_id)
+            if item.attempt + 1 < (spec.retries if spec is not None else 0) + 1:
+                due = now + retry_delay_ms(item.attempt, self.opts.retry_interval_ms)
+                await s.retry_item(item.id, due, item.attempt + 1)
+                await self._step_retrying(s, run.id, item, Opcode.AI_GATEWAY.value, err, now)
+                return
+            memo = {"error": err}
+        await s.delete_item(item.id)
+        saved = await s.complete_step(
+            run.id,
+            item.step,
+            name=None,
+            op=Opcode.AI_GATEWAY.value,
+            memo=memo,
+            status=StepStatus.COMPLETED if err is None else StepStatus.FAILED,
+            now=now,
+            started_at=started_at,
+            attempts=item.attempt + 1,
+            error=err,
+        )
+        if saved:
+            await self.step_resolved(s, run.id, now, race=False)
+
+    async def _step_retrying(
+        self, s: Session, run_id: str, item: QueueItem, op: str, err: dict[str, Any], now: int
+    ) -> None:
+        """The step of ``item`` failed an attempt and will be tried again: it shows as
+        running, with its last error."""
+        if item.step:
+            await s.upsert_step(
+                run_id,
+                item.step,
+                name=None,
+                op=op,
+                status=StepStatus.RUNNING,
+                now=now,
+                attempts=item.attempt + 1,
+                error=err,
+            )
+
     async def _call_failed(
         self,
         s: Session,
@@ -81,17 +150,8 @@ class Machine(Lifecycle):
                 item.attempt, self.opts.retry_interval_ms
             )
             await s.retry_item(item.id, now + delay, item.attempt + 1)
-            if item.kind is QueueKind.STEP and item.step:
-                await s.upsert_step(
-                    run.id,
-                    item.step,
-                    name=None,
-                    op=Opcode.STEP_ERROR.value,
-                    status=StepStatus.RUNNING,
-                    now=now,
-                    attempts=item.attempt + 1,
-                    error=err,
-                )
+            if item.kind is QueueKind.STEP:
+                await self._step_retrying(s, run.id, item, Opcode.STEP_ERROR.value, err, now)
             return
         await s.delete_item(item.id)
         reason = errors.http_failure(result.status, str(err.get("message") or ""))

@@ -80,18 +80,20 @@ class QueueQueries(Queries):
 
     async def pending_steps(self, run_id: str) -> int:
         """How many steps of the run's parallel group are still out: planned steps to run,
-        sleeps, waits and invokes. The run is called again when none is (Inngest's request
-        pattern: one discovery call per group). Steps planned in race mode are left out:
-        each moves the run on by itself, and a race's losers may stay out.
+        requests the server sends for steps (``step.ai.infer``), sleeps, waits and invokes.
+        The run is called again when none is (Inngest's request pattern: one discovery call
+        per group). Steps planned in race mode are left out: each moves the run on by
+        itself, and a race's losers may stay out.
 
         A race step's or sleep's queue item carries a payload (``{"race": true}``); a
         wait's timeout timer carries its memo and is counted through its wait row."""
         r = await self.c.fetchone(
-            "SELECT (SELECT COUNT(*) FROM queue WHERE run_id = ? AND kind IN (?, ?) "
-            "AND payload IS NULL) + (SELECT COUNT(*) FROM waits WHERE run_id = ? "
-            "AND kind IN (?, ?) AND race = 0)",
+            "SELECT (SELECT COUNT(*) FROM queue WHERE run_id = ? AND (kind = ? OR "
+            "(kind IN (?, ?) AND payload IS NULL))) + (SELECT COUNT(*) FROM waits "
+            "WHERE run_id = ? AND kind IN (?, ?) AND race = 0)",
             (
                 run_id,
+                QueueKind.GATEWAY.value,
                 QueueKind.STEP.value,
                 QueueKind.RESUME.value,
                 run_id,

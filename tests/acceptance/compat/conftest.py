@@ -24,6 +24,7 @@ import pytest
 
 from outlast.protocol.signing import hash_key
 from tests.acceptance.compat.scenarios import Target
+from tests.acceptance.fake_llm import FakeLLM
 from tests.acceptance.harness import App, Server, free_port, wait_for
 from tests.conftest import POSTGRES_URI, drop_schema, new_schema, require_postgres
 
@@ -85,10 +86,10 @@ class Deployment:
             proc.kill()
 
 
-def deploy_dev(tmp: Path) -> Deployment:
+def deploy_dev(tmp: Path, llm: FakeLLM) -> Deployment:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {"INNGEST_DEV": url}
+    env = {"INNGEST_DEV": url, "FAKE_LLM_URL": llm.url}
     apps = {c: app_for(c, tmp, env, free_port()) for c in ("ol", "py", "js")}
     for app in apps.values():
         app.start()
@@ -110,7 +111,7 @@ def synced(server: Server) -> bool:
     return {f["app_id"] for f in functions} == {f"compat-{c}" for c in ("ol", "py", "js")}
 
 
-def deploy_start(tmp: Path, schema: str) -> Deployment:
+def deploy_start(tmp: Path, schema: str, llm: FakeLLM) -> Deployment:
     key = signing_key()
     event_key = secrets.token_hex(16)
     server = Server(
@@ -126,6 +127,7 @@ def deploy_start(tmp: Path, schema: str) -> Deployment:
         "INNGEST_BASE_URL": server.url,
         "INNGEST_SIGNING_KEY": key,
         "INNGEST_EVENT_KEY": event_key,
+        "FAKE_LLM_URL": llm.url,
     }
     apps = {c: app_for(c, tmp, env, free_port()) for c in ("ol", "py", "js")}
     deployment = Deployment("start", server, apps, hash_key(key), [server, *apps.values()])
@@ -146,16 +148,21 @@ def deployment(
 ) -> Iterator[Deployment]:
     ensure_node_app()
     tmp = tmp_path_factory.mktemp(f"compat-{request.param}")
-    if request.param == "dev":
-        dep = deploy_dev(tmp)
-        yield dep
-        dep.stop()
-        return
-    require_postgres()
-    schema = new_schema()
+    # The model provider the apps' step.ai.infer calls go to (through the server).
+    llm = FakeLLM().start()
     try:
-        dep = deploy_start(tmp, schema)
-        yield dep
-        dep.stop()
+        if request.param == "dev":
+            dep = deploy_dev(tmp, llm)
+            yield dep
+            dep.stop()
+            return
+        require_postgres()
+        schema = new_schema()
+        try:
+            dep = deploy_start(tmp, schema, llm)
+            yield dep
+            dep.stop()
+        finally:
+            asyncio.run(drop_schema(schema))
     finally:
-        asyncio.run(drop_schema(schema))
+        llm.stop()

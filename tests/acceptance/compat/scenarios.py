@@ -404,6 +404,20 @@ def delayed_start(t: Target) -> None:
     assert started.timestamp() * 1000 >= now_ms + 2990, run
 
 
+def ai_infer(t: Target) -> None:
+    """``step.ai.infer``: the server sends the request the SDK built to the provider (a fake
+    one on loopback), with the key where the format wants it, and the answer is the step's
+    output."""
+    question = f"hello {uuid.uuid4().hex}"
+    out = t.completed(t.send("ai-infer", {"q": question}))
+    if t.client == "py":  # Anthropic's format
+        assert out["content"] == [{"type": "text", "text": f"echo: {question}"}], out
+        assert out["model"] == "claude-fake"
+    else:  # OpenAI's
+        assert out["choices"][0]["message"]["content"] == f"echo: {question}", out
+        assert out["model"] == "gpt-fake"
+
+
 Scenario = Callable[[Target], None]
 
 #: name -> (scenario, the clients it applies to).
@@ -436,6 +450,7 @@ SCENARIOS: dict[str, tuple[Scenario, tuple[str, ...]]] = {
     "wildcard": (wildcard, CLIENTS),
     "context": (context, ("js",)),
     "delayed-start": (delayed_start, ("js",)),
+    "ai-infer": (ai_infer, ("py", "js")),
     # The request pattern and the error's fields are the official Python SDK's own cases.
     "parallel-calls": (parallel_calls, ("py",)),
     "invoke-timeout": (invoke_timeout, ("py",)),

@@ -10,10 +10,21 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from outlast.engine.caller import Caller, Done, Failed
-from outlast.protocol.ops import Header, ServerKind
+from outlast.engine.caller import Caller, Done, Failed, GatewayAnswer
+from outlast.engine.gateway import GatewayRequest, ai_request
+from outlast.protocol.ops import MAX_STEP_OUTPUT_BYTES, Header, ServerKind
 
 Seen = list[dict[str, str]]
+
+
+async def serve(path: str, handler: Any) -> tuple[web.AppRunner, str]:
+    """A server on loopback answering POST ``path``: its runner and origin."""
+    server = web.Application()
+    server.router.add_post(path, handler)
+    runner = web.AppRunner(server)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}"
 
 
 @pytest.fixture
@@ -24,14 +35,8 @@ async def app_url() -> AsyncIterator[tuple[str, Seen]]:
         seen.append(dict(request.headers))
         return web.json_response("ok", headers={Header.SDK: "test"})
 
-    server = web.Application()
-    server.router.add_post("/api", handle)
-    runner = web.AppRunner(server)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    yield f"http://127.0.0.1:{port}/api", seen
+    runner, origin = await serve("/api", handle)
+    yield f"{origin}/api", seen
     await runner.cleanup()
 
 
@@ -75,3 +80,36 @@ async def test_a_request_that_could_not_be_written_is_sent_once_more(
     assert isinstance(result, Failed)
     assert "Can not write request body" in result.error["message"]
     assert len(seen) == 1
+
+
+async def test_a_gateway_request_is_sent_as_built_and_its_answer_read() -> None:
+    seen: list[tuple[str, str, dict[str, str], bytes]] = []
+
+    async def provider(request: web.Request) -> web.Response:
+        seen.append((request.method, request.path_qs, dict(request.headers), await request.read()))
+        if request.path == "/v1/down":
+            return web.json_response({"error": "overloaded"}, status=529)
+        if request.path == "/v1/huge":
+            return web.Response(body=b"x" * (MAX_STEP_OUTPUT_BYTES + 1))
+        return web.json_response({"ok": True})
+
+    runner, origin = await serve("/v1/{name}", provider)
+    caller = Caller(signing_key=None, server_kind=ServerKind.DEV)
+    try:
+        req = ai_request(
+            {"url": f"{origin}/v1/messages", "auth_key": "k", "format": "anthropic", "body": {}}
+        )
+        ok = await caller.fetch(req)
+        down = await caller.fetch(GatewayRequest(f"{origin}/v1/down", "{}"))
+        huge = await caller.fetch(GatewayRequest(f"{origin}/v1/huge", "{}"))
+        await runner.cleanup()
+        gone = await caller.fetch(GatewayRequest(f"{origin}/v1/messages", "{}"))
+    finally:
+        await caller.close()
+    assert ok == GatewayAnswer(200, '{"ok": true}', None) and ok.ok
+    method, path, headers, body = seen[0]
+    assert (method, path, body) == ("POST", "/v1/messages", b"{}")
+    assert headers["X-Api-Key"] == "k"
+    assert down.status == 529 and not down.ok and "overloaded" in (down.body or "")
+    assert huge.problem is not None and "over" in huge.problem and not huge.ok
+    assert gone.status is None and gone.problem is not None and not gone.ok

@@ -14,7 +14,7 @@ from outlast.engine.ops import unsupported
 from outlast.protocol.ops import Opcode
 
 #: Ops the server does not carry out yet (they fail the run, saying which).
-NOT_SUPPORTED = {Opcode.AI_GATEWAY}
+NOT_SUPPORTED: set[Opcode] = set()
 
 
 def test_every_op_code_has_a_handler() -> None:
@@ -24,9 +24,11 @@ def test_every_op_code_has_a_handler() -> None:
     assert ops.handler("SomethingNew") is unsupported.handle
 
 
-def test_every_queue_kind_is_a_call_or_a_timer() -> None:
-    assert set(timers.HANDLERS) | CALL_KINDS == set(QueueKind)
+def test_every_queue_kind_is_a_call_a_timer_or_a_gateway_request() -> None:
+    # GATEWAY: a request the server sends for a step (the executor's ``_gateway``).
+    assert set(timers.HANDLERS) | CALL_KINDS | {QueueKind.GATEWAY} == set(QueueKind)
     assert not set(timers.HANDLERS) & CALL_KINDS
+    assert QueueKind.GATEWAY not in set(timers.HANDLERS) | CALL_KINDS
 
 
 def item(kind: QueueKind, payload: dict[str, Any] | None) -> QueueItem:

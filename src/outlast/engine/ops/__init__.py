@@ -7,6 +7,7 @@ its tests. An op this table does not name fails the run (``unsupported``).
 from __future__ import annotations
 
 from outlast.engine.ops import (
+    ai_gateway,
     invoke,
     run_complete,
     sleep,
@@ -29,6 +30,7 @@ HANDLERS: dict[str, OpHandler] = {
     Opcode.WAIT_FOR_EVENT: wait_for_event.handle,
     Opcode.INVOKE: invoke.handle,
     Opcode.RUN_COMPLETE: run_complete.handle,
+    Opcode.AI_GATEWAY: ai_gateway.handle,
 }
 
 

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import os
 import time
 from typing import Any
 
 import fastapi
 import inngest
 import inngest.fast_api
+from inngest.experimental import ai
 
 P = "compat/py"
 client = inngest.Inngest(app_id="compat-py")
@@ -352,6 +354,18 @@ async def fails(ctx: inngest.Context) -> None:
     raise MyError("intentional failure")
 
 
+@client.create_function(
+    fn_id="ai-infer", trigger=inngest.TriggerEvent(event=f"{P}.ai-infer"), retries=0
+)
+async def ai_infer(ctx: inngest.Context) -> Any:
+    """step.ai.infer: the server sends the request to the (fake) provider."""
+    adapter = ai.anthropic.Adapter(
+        auth_key="sk-fake", base_url=f"{os.environ['FAKE_LLM_URL']}/v1", model="claude-fake"
+    )
+    body = {"max_tokens": 50, "messages": [{"role": "user", "content": ctx.event.data["q"]}]}
+    return await ctx.step.ai.infer("ask", adapter=adapter, body=body)
+
+
 FUNCTIONS = [
     steps,
     sleep,
@@ -384,6 +398,7 @@ FUNCTIONS = [
     invoke_only_caller,
     wildcard,
     fails,
+    ai_infer,
 ]
 
 app = fastapi.FastAPI()

@@ -2,7 +2,7 @@
 // Inngest code served by Express. Configured only through INNGEST_* environment variables,
 // as a team moving an existing app onto Outlast would do. Usage: node app.mjs PORT
 import express from "express";
-import { Inngest, NonRetriableError, RetryAfterError } from "inngest";
+import { Inngest, NonRetriableError, RetryAfterError, openai } from "inngest";
 import { serve } from "inngest/express";
 
 const P = "compat/js";
@@ -181,6 +181,17 @@ const functions = [
     jobId: typeof jobId,
     meta: event.meta ?? null,
   })),
+  // step.ai.infer: the server sends the request to the (fake) provider.
+  fn("ai-infer", on("ai-infer"), async ({ event, step }) =>
+    step.ai.infer("ask", {
+      model: openai({
+        model: "gpt-fake",
+        apiKey: "sk-fake",
+        baseUrl: `${process.env.FAKE_LLM_URL}/v1/`,
+      }),
+      body: { messages: [{ role: "user", content: event.data.q }] },
+    }),
+  ),
   fn("wildcard", on("wild.*"), async ({ event }) => ({ event: event.name })),
   fn("big-batch", on("big-batch"), async ({ events }) => ({
     sizes: events.map((e) => e.data.blob.length),
