@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
+from outlast.domain import StepRecord
 from outlast.protocol import jsonutil
 
 #: The request formats the SDKs send (``format``); any other is sent as OpenAI's.
@@ -84,3 +85,35 @@ def _with_query(url: str, name: str, value: str) -> str:
     parts = urlsplit(url)
     query = f"{parts.query}&" if parts.query else ""
     return urlunsplit(parts._replace(query=query + urlencode({name: value})))
+
+
+def usage(output: Any) -> dict[str, int] | None:
+    """The tokens a provider's answer says it used, ``{"input_tokens", "output_tokens"}``,
+    in each format's own fields (OpenAI's ``prompt/completion_tokens``, Anthropic's
+    ``input/output_tokens``, Bedrock's ``inputTokens/outputTokens``, Gemini's
+    ``usageMetadata``); None when the answer does not say."""
+    if not isinstance(output, Mapping):
+        return None
+    found = output.get("usage")
+    pairs: tuple[tuple[str, str], ...] = (
+        ("input_tokens", "output_tokens"),
+        ("prompt_tokens", "completion_tokens"),
+        ("inputTokens", "outputTokens"),
+    )
+    if not isinstance(found, Mapping):
+        found = output.get("usageMetadata")
+        if not isinstance(found, Mapping):
+            return None
+        pairs = (("promptTokenCount", "candidatesTokenCount"),)
+    for took, gave in pairs:
+        n_in, n_out = found.get(took), found.get(gave)
+        if isinstance(n_in, int) and isinstance(n_out, int):
+            return {"input_tokens": n_in, "output_tokens": n_out}
+    return None
+
+
+def step_usage(step: StepRecord) -> dict[str, int] | None:
+    """The tokens a ``step.ai.infer`` step used (from the answer it saved), else None."""
+    if step.op != "AIGateway" or not isinstance(step.memo, Mapping):
+        return None
+    return usage(step.memo.get("data"))

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from outlast.domain import EventRecord, RunRecord, RunStatus, StepRecord
-from outlast.engine import manage
+from outlast.engine import gateway, manage
 from outlast.engine.runtime import Engine
 from outlast.server import actions, reads
 from outlast.server.auth import api_key_problem
@@ -67,6 +67,8 @@ def step_json(step: StepRecord) -> dict[str, Any]:
         "started_at": iso(step.started_at),
         "ended_at": iso(step.ended_at),
         "duration_ms": duration,
+        # step.ai.infer: the tokens the provider says it used.
+        "ai_usage": gateway.step_usage(step),
     }
 
 

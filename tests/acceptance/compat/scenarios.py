@@ -409,7 +409,15 @@ def ai_infer(t: Target) -> None:
     one on loopback), with the key where the format wants it, and the answer is the step's
     output."""
     question = f"hello {uuid.uuid4().hex}"
-    out = t.completed(t.send("ai-infer", {"q": question}))
+    event_id = t.send("ai-infer", {"q": question})
+    out = t.completed(event_id)
+    # The tokens the provider reported, on the step (the fake says 7 in, 3 out).
+    run = t.wait_end(event_id)
+    [step] = run["steps"]
+    assert step["ai_usage"] == {"input_tokens": 7, "output_tokens": 3}, step
+    if t.token is None:  # dev: the dashboard is open; the run page shows them too
+        page = httpx.get(f"{t.server.url}/runs/{run['run_id']}", timeout=10).text
+        assert "7 in · 3 out" in page
     if t.client == "py":  # Anthropic's format
         assert out["content"] == [{"type": "text", "text": f"echo: {question}"}], out
         assert out["model"] == "claude-fake"

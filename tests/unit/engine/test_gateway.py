@@ -10,7 +10,7 @@ import pytest
 
 from outlast.domain import EventRecord, QueueKind, StepStatus
 from outlast.engine.caller import GatewayAnswer, Ops
-from outlast.engine.gateway import GatewayError, GatewayRequest, ai_request
+from outlast.engine.gateway import GatewayError, GatewayRequest, ai_request, usage
 from outlast.store import Store
 
 from .conftest import MakeMachine, due_items, function
@@ -117,3 +117,22 @@ async def test_a_failed_request_is_retried_then_fails_the_step_as_inngest_does(
     assert err["message"] == "Error making AI request: connection refused"
     assert await due_items(memory_store, QueueKind.GATEWAY) == []
     assert len(await due_items(memory_store, QueueKind.DISCOVER)) == 1
+
+
+@pytest.mark.parametrize(
+    ("answer", "tokens"),
+    [
+        ({"usage": {"input_tokens": 9, "output_tokens": 11}}, (9, 11)),  # Anthropic
+        ({"usage": {"prompt_tokens": 5, "completion_tokens": 2}}, (5, 2)),  # OpenAI
+        ({"usage": {"inputTokens": 4, "outputTokens": 1}}, (4, 1)),  # Bedrock
+        ({"usageMetadata": {"promptTokenCount": 3, "candidatesTokenCount": 8}}, (3, 8)),
+        ({"usage": {"total": 3}}, None),
+        ({"choices": []}, None),
+        ("text", None),
+    ],
+)
+def test_token_usage_is_read_in_each_formats_fields(
+    answer: Any, tokens: tuple[int, int] | None
+) -> None:
+    expected = None if tokens is None else {"input_tokens": tokens[0], "output_tokens": tokens[1]}
+    assert usage(answer) == expected

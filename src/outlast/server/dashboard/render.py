@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from outlast.domain import SkipReason
+from outlast.engine import gateway
 from outlast.engine.runtime import Engine
 from outlast.server.auth import cross_site_problem, has_session
 from outlast.server.responses import BodyTooLarge, read_body
@@ -84,6 +85,7 @@ ENV.filters.update(
 )
 ENV.filters["q"] = lambda value: quote(str(value), safe="")
 #: What each reason an event started no run means (``outlast.domain.SkipReason``).
+ENV.globals["ai_usage"] = gateway.step_usage
 ENV.globals["skip_reasons"] = {
     SkipReason.FILTERED.value: "the trigger's expression is false for this event",
     SkipReason.RATE_LIMITED.value: "over the function's rate limit",
