@@ -97,9 +97,12 @@ def trigger_patterns(name: str) -> list[str]:
 def trigger_matches(spec: FunctionSpec, payload: dict[str, Any]) -> bool:
     """Does one of the function's triggers for this event name accept it?"""
     name = payload.get("name")
-    names = trigger_patterns(name) if isinstance(name, str) else []
+    if not isinstance(name, str):
+        return False
     for trig in spec.event_triggers:
-        if trig.event not in names:
+        # A wildcard trigger is checked against the event's patterns; a name, as it is.
+        wildcard = trig.event.endswith("*")
+        if trig.event != name and not (wildcard and trig.event in trigger_patterns(name)):
             continue
         if trig.expression is None or trig.expression.matches({"event": payload}):
             return True

@@ -17,9 +17,6 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from outlast.domain import StepRecord
 from outlast.protocol import jsonutil
 
-#: The request formats the SDKs send (``format``); any other is sent as OpenAI's.
-FORMATS = ("openai-chat", "anthropic", "gemini", "bedrock")
-
 
 class GatewayError(ValueError):
     """The op does not describe a request the server can send; the message says why."""
@@ -49,10 +46,12 @@ class GatewayRequest:
 
 def ai_request(opts: Mapping[str, Any]) -> GatewayRequest:
     """The provider request an ``AIGateway`` op describes. Raises :class:`GatewayError`."""
-    url = opts.get("url")
-    if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https"):
-        raise GatewayError(f"step.ai.infer needs an http(s) URL, got {str(url)[:200]!r}")
-    if not urlsplit(url).netloc:
+    raw = opts.get("url")
+    url = raw if isinstance(raw, str) else ""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise GatewayError(f"step.ai.infer needs an http(s) URL, got {str(raw)[:200]!r}")
+    if not parts.netloc:
         raise GatewayError(f"step.ai.infer needs a URL with a host, got {url[:200]!r}")
     body = opts.get("body")
     if not isinstance(body, dict):
@@ -61,6 +60,7 @@ def ai_request(opts: Mapping[str, Any]) -> GatewayRequest:
     if not isinstance(extra, Mapping):
         raise GatewayError("step.ai.infer headers must be a JSON object")
     key = str(opts.get("auth_key") or "")
+    # The SDKs send "openai-chat", "anthropic", "gemini" or "bedrock"; any other is OpenAI's.
     fmt = str(opts.get("format") or "openai-chat")
     headers = {"Content-Type": "application/json"}
     if fmt == "gemini":

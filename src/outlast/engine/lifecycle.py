@@ -55,11 +55,6 @@ def resume_key(run_id: str, step: str) -> str:
     return f"resume:{run_id}:{step}"
 
 
-def error_dict(name: str, message: str) -> dict[str, Any]:
-    """An error the server makes, as runs and steps record it (Inngest's shape)."""
-    return errors.standard(name, message)
-
-
 class Lifecycle:
     """Moves runs from state to state."""
 
@@ -366,5 +361,5 @@ class Lifecycle:
         if run is None or run.status.finished:
             return False
         return await self.finish(
-            s, run, RunStatus.CANCELLED, now, error=error_dict("Cancelled", reason)
+            s, run, RunStatus.CANCELLED, now, error=errors.standard("Cancelled", reason)
         )

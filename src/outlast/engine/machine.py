@@ -22,7 +22,7 @@ from outlast.engine import errors, ops, timers
 from outlast.engine.backoff import retry_delay_ms
 from outlast.engine.caller import CallResult, Done, Failed, GatewayAnswer
 from outlast.engine.config import FunctionSpec
-from outlast.engine.lifecycle import Lifecycle, Options, error_dict
+from outlast.engine.lifecycle import Lifecycle, Options
 from outlast.engine.payloads import StepPayload
 from outlast.protocol import jsonutil
 from outlast.protocol.ops import Opcode
@@ -166,7 +166,7 @@ class Machine(Lifecycle):
             return False
         done = ", ".join(sorted({op.id[:40] for op in call.result.ops}))
         why = f"the app answered with steps that had finished already ({done})"
-        failed = Failed(error_dict("NoProgress", why), status=call.result.status)
+        failed = Failed(errors.standard("NoProgress", why), status=call.result.status)
         await self._call_failed(call.s, item, run, call.spec, failed, call.started_at, call.now)
         return True
 

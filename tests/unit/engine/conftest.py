@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from outlast.domain import FunctionRecord, QueueItem, QueueKind
+from outlast.domain import EventRecord, FunctionRecord, QueueItem, QueueKind, RunRecord
+from outlast.engine.caller import Ops
 from outlast.engine.machine import Machine, Options
 from outlast.engine.registry import Registry
 from outlast.store import Store
@@ -50,3 +51,19 @@ async def due_items(store: Store, kind: QueueKind) -> list[QueueItem]:
         rows = await r.c.fetch("SELECT id FROM queue WHERE kind = ? ORDER BY id", (kind.value,))
         items = [await r.get_item(int(row[0])) for row in rows]
     return [i for i in items if i is not None]
+
+
+async def first_answer(
+    store: Store, m: Machine, function_id: str, ops: list[dict[str, Any]]
+) -> tuple[RunRecord, QueueItem | None]:
+    """A run of ``function_id`` (triggered by a "go" event) whose first call the app
+    answered with ``ops``: the run, and what the machine queued next for it in that call."""
+    spec = m.registry.get(function_id)
+    assert spec is not None
+    event = EventRecord("01EVENT", "go", {"name": "go", "data": {}, "id": "e1", "ts": 1}, 1)
+    async with store.tx() as s:
+        [run] = await m.ingest(s, [event], 1)
+    [discover] = await store.lease("test", 1, 10, 1000)
+    async with store.tx() as s:
+        nxt = await m.apply(s, discover, spec, Ops.of(ops), 2, 3)
+    return run, nxt

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from outlast.domain import EventRecord, QueueKind, StepStatus
-from outlast.engine.caller import GatewayAnswer, Ops
+from outlast.domain import QueueKind, StepStatus
+from outlast.engine.caller import GatewayAnswer
 from outlast.engine.gateway import GatewayError, GatewayRequest, ai_request, usage
 from outlast.store import Store
 
-from .conftest import MakeMachine, due_items, function
+from .conftest import MakeMachine, due_items, first_answer, function
 
 BODY = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
 
@@ -69,14 +69,9 @@ FN = function("app-ai", "ai", steps={"step": _STEP})  # one retry
 
 async def _asked(store: Store, m: Any) -> Any:
     """A run whose app asked for an inference: the request's queue item."""
-    spec = m.registry.get("app-ai")
-    event = EventRecord("01EVENT", "go", {"name": "go", "data": {}, "id": "e1", "ts": 1}, 1)
-    async with store.tx() as s:
-        [run] = await m.ingest(s, [event], 1)
-    [discover] = await store.lease("test", 1, 10, 1000)
     op = {"op": "AIGateway", "id": "ask", "displayName": "ask", "opts": opts(format="anthropic")}
-    async with store.tx() as s:
-        assert await m.apply(s, discover, spec, Ops.of([op]), 2, 3) is None
+    run, nxt = await first_answer(store, m, "app-ai", [op])
+    assert nxt is None
     [item] = await due_items(store, QueueKind.GATEWAY)
     assert await due_items(store, QueueKind.DISCOVER) == []  # the app is not held
     return run, item

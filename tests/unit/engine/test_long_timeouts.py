@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from outlast.domain import EventRecord, QueueKind, StepStatus
-from outlast.engine.caller import Ops
+from outlast.domain import QueueKind, StepStatus
 from outlast.store import Store
 
-from .conftest import MakeMachine, due_items, function
+from .conftest import MakeMachine, due_items, first_answer, function
 
 FN = function("app-long", "long")
 
@@ -28,15 +27,7 @@ FN = function("app-long", "long")
 async def test_a_sleep_or_wait_past_a_year_fails_its_step(
     memory_store: Store, machine: MakeMachine, op: dict[str, object], says: str
 ) -> None:
-    m = machine(FN)
-    spec = m.registry.get("app-long")
-    assert spec is not None
-    event = EventRecord("01EVENT", "go", {"name": "go", "data": {}, "id": "e1", "ts": 1}, 1)
-    async with memory_store.tx() as s:
-        [run] = await m.ingest(s, [event], 1)
-    [discover] = await memory_store.lease("test", 1, 10, 1000)
-    async with memory_store.tx() as s:
-        await m.apply(s, discover, spec, Ops.of([op]), 2, 3)
+    run, _ = await first_answer(memory_store, machine(FN), "app-long", [op])
     async with memory_store.read() as r:
         [step] = await r.list_steps(run.id)
     assert step.status is StepStatus.FAILED
@@ -48,15 +39,7 @@ async def test_a_sleep_or_wait_past_a_year_fails_its_step(
 
 
 async def test_a_sleep_of_a_year_is_accepted(memory_store: Store, machine: MakeMachine) -> None:
-    m = machine(FN)
-    spec = m.registry.get("app-long")
-    assert spec is not None
-    event = EventRecord("01EVENT", "go", {"name": "go", "data": {}, "id": "e1", "ts": 1}, 1)
-    async with memory_store.tx() as s:
-        await m.ingest(s, [event], 1)
-    [discover] = await memory_store.lease("test", 1, 10, 1000)
-    async with memory_store.tx() as s:
-        sleep = {"op": "Sleep", "id": "nap", "opts": {"duration": "365d"}}
-        await m.apply(s, discover, spec, Ops.of([sleep]), 2, 3)
+    sleep = {"op": "Sleep", "id": "nap", "opts": {"duration": "365d"}}
+    await first_answer(memory_store, machine(FN), "app-long", [sleep])
     [timer] = await due_items(memory_store, QueueKind.RESUME)
     assert timer.due_at == 3 + 365 * 24 * 3600 * 1000

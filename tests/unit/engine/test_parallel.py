@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from outlast.domain import EventRecord, QueueItem, QueueKind, RunStatus, StepStatus
+from outlast.domain import QueueItem, QueueKind, RunStatus, StepStatus
 from outlast.engine.caller import Ops
 from outlast.engine.machine import Machine
 from outlast.store import Store
 
-from .conftest import MakeMachine, due_items, function
+from .conftest import MakeMachine, due_items, first_answer, function
 
 RACE = function("app-race", "race")
 
@@ -37,14 +37,8 @@ def wait(step: str, mode: str | None = None) -> dict[str, object]:
 
 async def _planned_run(store: Store, m: Machine, ops: list[dict[str, object]]) -> str:
     """A run whose first call answered with ``ops`` (a parallel group)."""
-    spec = m.registry.get("app-race")
-    assert spec is not None
-    event = EventRecord("01EVENT", "go", {"name": "go", "data": {}, "id": "e1", "ts": 1}, 1)
-    async with store.tx() as s:
-        [run] = await m.ingest(s, [event], 1)
-    [discover] = await store.lease("test", 1, 10, 1000)
-    async with store.tx() as s:
-        assert await m.apply(s, discover, spec, Ops.of(ops), 2, 3) is None
+    run, nxt = await first_answer(store, m, "app-race", ops)
+    assert nxt is None
     return run.id
 
 
@@ -125,13 +119,7 @@ async def test_a_late_plan_of_a_finished_step_does_not_run_it_again(
     m = machine(RACE)
     spec = m.registry.get("app-race")
     assert spec is not None
-    event = EventRecord("01EVENT", "go", {"name": "go", "data": {}, "id": "e1", "ts": 1}, 1)
-    async with memory_store.tx() as s:
-        [run] = await m.ingest(s, [event], 1)
-    [discover] = await memory_store.lease("test", 1, 10, 1000)
-    async with memory_store.tx() as s:
-        plan = Ops.of([planned("a"), planned("b")])
-        await m.apply(s, discover, spec, plan, 2, 3)
+    run, _ = await first_answer(memory_store, m, "app-race", [planned("a"), planned("b")])
     # Step "a" finishes; in race mode its item is followed at once by a discovery call.
     items = await memory_store.lease("test", 4, 10, 1000)
     [a] = [i for i in items if i.step == "a"]

@@ -5,8 +5,9 @@ no-retry header); then it fails and the user code sees the error."""
 from __future__ import annotations
 
 from outlast.domain import QueueKind, StepAttempt, StepStatus
+from outlast.engine import errors
 from outlast.engine.backoff import retry_delay_ms
-from outlast.engine.lifecycle import error_dict, step_key
+from outlast.engine.lifecycle import step_key
 from outlast.engine.ops.base import Call, Outcome
 from outlast.protocol.op import Op
 from outlast.protocol.ops import Opcode
@@ -15,7 +16,7 @@ from outlast.store import NewItem
 
 async def handle(call: Call, op: Op) -> Outcome:
     item, s = call.item, call.s
-    err = dict(op.error or error_dict("Error", "step failed"))
+    err = dict(op.error or errors.standard("Error", "step failed"))
     last = (
         op.op == Opcode.STEP_FAILED
         or call.result.no_retry
